@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what unmark needs (Debian 12 packages) and builds it into build/.
+#   scripts/setup.sh            install packages if missing, configure, build
+#   SKIP_APT=1 scripts/setup.sh only configure and build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config git
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
+  libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  ffmpeg   # the benchmark's reference transcode; tests do not need it
+)
+
+if [ "${SKIP_APT:-0}" != 1 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+cmake --build build -j"$(nproc)"
+echo "setup: built build/unmark"

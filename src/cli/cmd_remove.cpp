@@ -1,0 +1,108 @@
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/progress_bar.h"
+#include "core/error.h"
+#include "pipeline/pipeline.h"
+
+namespace unmark::cli {
+namespace {
+
+struct RemoveArgs {
+  RemoveJob job;
+  std::vector<std::string> regions;
+  bool stats = false;
+  bool json = false;
+};
+
+void print_stats(const RunReport& r) {
+  const StageTimes& s = r.stages;
+  std::fprintf(stderr,
+               "frames %lld (%lld with marks), %.2f s, %.1f fps, %dx%d, decoder %s, encoder %s, "
+               "remover %s\n"
+               "stage seconds: decode %.2f  detect %.2f  remove %.2f  encode %.2f  mux %.2f\n"
+               "waiting:       decode %.2f  process %.2f  encode %.2f\n",
+               (long long)r.frames, (long long)r.frames_with_marks, r.seconds, r.fps, r.width,
+               r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.decode,
+               s.detect, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
+}
+
+nlohmann::json to_json(const RunReport& r) {
+  const StageTimes& s = r.stages;
+  return {{"frames", r.frames},
+          {"frames_with_marks", r.frames_with_marks},
+          {"seconds", r.seconds},
+          {"fps", r.fps},
+          {"width", r.width},
+          {"height", r.height},
+          {"decoder", r.decoder},
+          {"encoder", r.encoder},
+          {"remover", r.remover},
+          {"stages",
+           {{"decode", s.decode}, {"detect", s.detect}, {"remove", s.remove}, {"encode", s.encode},
+            {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
+            {"encode_wait", s.encode_wait}}}};
+}
+
+}  // namespace
+
+Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
+  auto* sub = app.add_subcommand("remove", "Remove a watermark from a video");
+  auto args = std::make_shared<RemoveArgs>();
+  RemoveJob& job = args->job;
+  sub->add_option("input", job.input, "Input video (file or URL)")->required();
+  sub->add_option("-o,--output", job.output, "Output video (.mp4, .mov, .mkv)")->required();
+  sub->add_option("--region", args->regions,
+                  "Where the mark is: x,y,w,h in pixels, optionally @start-end in seconds "
+                  "(repeatable)")
+      ->take_all();
+  sub->add_option("--remove", job.remover, "Remover: auto, inpaint")
+      ->default_val("auto")
+      ->envname("UNMARK_REMOVE");
+  sub->add_option("--feather", job.remover_options.feather,
+                  "Pixels inside the region edge over which the fill blends in")
+      ->default_val(2)
+      ->check(CLI::Range(0, 64));
+  auto* enc = sub->add_option_group("Encoding");
+  enc->add_option("--encoder", job.encoder.name, "auto, x264, x265 or nvenc")
+      ->default_val("auto")
+      ->envname("UNMARK_ENCODER");
+  enc->add_option("--crf", job.encoder.crf, "Constant quality (lower is better; 18 looks lossless)")
+      ->default_val(18)
+      ->check(CLI::Range(0, 51))
+      ->envname("UNMARK_CRF");
+  enc->add_option("--preset", job.encoder.preset, "Encoder speed preset (x264 names)")
+      ->default_val("veryfast")
+      ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                             "slow", "slower", "veryslow", "placebo"}))
+      ->envname("UNMARK_PRESET");
+  sub->add_option("--segment", job.segment_frames, "Frames processed together")
+      ->default_val(30)
+      ->check(CLI::Range(1, 100000))
+      ->envname("UNMARK_SEGMENT");
+  sub->add_option("--decode-threads", job.decode_threads, "Decoder threads (0: half the cores, at least 2)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 64))
+      ->envname("UNMARK_DECODE_THREADS");
+  sub->add_flag("--stats", args->stats, "Print per-stage timings at the end");
+  sub->add_flag("--json", args->json, "Print the run's report as JSON on stdout");
+
+  return [args, &global] {
+    RemoveJob& job = args->job;
+    job.regions.clear();
+    for (const std::string& r : args->regions) job.regions.push_back(parse_region(r));
+    if (job.regions.empty())
+      throw Error("cli", ErrorKind::usage,
+                  "no watermark location given: pass --region x,y,w,h (repeatable)");
+    ProgressBar bar(!global.quiet);
+    RunReport report = run_remove(job, [&](const Progress& p) { bar.update(p); }, &g_cancel);
+    bar.finish();
+    if (args->stats) print_stats(report);
+    if (args->json) std::printf("%s\n", to_json(report).dump(2).c_str());
+    return 0;
+  };
+}
+
+}  // namespace unmark::cli

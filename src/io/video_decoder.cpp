@@ -1,0 +1,153 @@
+#include "io/video_decoder.h"
+
+#include <algorithm>
+#include <thread>
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace unmark {
+namespace {
+
+// The planar YUV format closest to `fmt` that the CPU stages handle, keeping depth and chroma
+// subsampling where possible.
+AVPixelFormat planar_equivalent(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(fmt);
+  const bool deep = d && d->comp[0].depth > 8;
+  if (d && (d->flags & AV_PIX_FMT_FLAG_RGB)) return deep ? AV_PIX_FMT_YUV444P10 : AV_PIX_FMT_YUV444P;
+  if (d && d->nb_components == 1) return deep ? AV_PIX_FMT_GRAY10 : AV_PIX_FMT_GRAY8;
+  int sx = d ? d->log2_chroma_w : 1, sy = d ? d->log2_chroma_h : 1;
+  if (sx == 0 && sy == 0) return deep ? AV_PIX_FMT_YUV444P10 : AV_PIX_FMT_YUV444P;
+  if (sx == 1 && sy == 0) return deep ? AV_PIX_FMT_YUV422P10 : AV_PIX_FMT_YUV422P;
+  return deep ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
+}
+
+class CpuVideoDecoder final : public VideoDecoder {
+ public:
+  CpuVideoDecoder(const AVStream* stream, int64_t start_pts, int threads)
+      : time_base_(stream->time_base), start_pts_(start_pts) {
+    const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
+    if (!codec)
+      throw Error("decode", ErrorKind::unsupported,
+                  std::string("no decoder for codec ") + avcodec_get_name(stream->codecpar->codec_id));
+    ctx_.reset(avcodec_alloc_context3(codec));
+    if (!ctx_) throw std::bad_alloc();
+    check(avcodec_parameters_to_context(ctx_.get(), stream->codecpar), "decode", ErrorKind::input,
+          "bad codec parameters");
+    ctx_->pkt_timebase = stream->time_base;
+    // Half the cores (at least 2) by default: the encoder runs at the same time and is the stage a
+    // user cannot avoid; a decoder with a thread per core on top of it oversubscribes the machine
+    // (measured on 2 cores: ~10% more CPU for the same output).
+    if (threads <= 0) threads = std::max(2, int(std::thread::hardware_concurrency()) / 2);
+    ctx_->thread_count = threads;
+    ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    check(avcodec_open2(ctx_.get(), codec, nullptr), "decode", ErrorKind::input,
+          std::string("cannot open the ") + codec->name + " decoder");
+    AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
+    if (rate.num > 0) default_duration_ = av_rescale_q(1, av_inv_q(rate), time_base_);
+    log_for("decode")->info("decoder: {} ({} threads)", codec->name, ctx_->thread_count);
+  }
+
+  std::string description() const override {
+    return std::string(ctx_->codec->name) + " (cpu, " + std::to_string(ctx_->thread_count) +
+           " threads)";
+  }
+
+  int64_t frames_out() const override { return frames_out_; }
+
+  void decode(const AVPacket* packet, const FrameSink& sink) override {
+    int err = avcodec_send_packet(ctx_.get(), packet);
+    if (err < 0 && err != AVERROR_EOF) corrupt(err);
+    for (;;) {
+      AVFramePtr frame = make_av_frame();
+      err = avcodec_receive_frame(ctx_.get(), frame.get());
+      if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
+      if (err < 0) corrupt(err);
+      if ((frame->flags & AV_FRAME_FLAG_CORRUPT) || frame->decode_error_flags) {
+        throw Error("decode", ErrorKind::input,
+                    "corrupt video data at frame " + std::to_string(frames_out_) +
+                        " (the stream is damaged)");
+      }
+      emit(std::move(frame), sink);
+    }
+  }
+
+ private:
+  [[noreturn]] void corrupt(int err) {
+    throw Error("decode", ErrorKind::input,
+                "damaged or truncated video data after frame " + std::to_string(frames_out_) + ": " +
+                    av_error_text(err));
+  }
+
+  void emit(AVFramePtr av, const FrameSink& sink) {
+    int64_t pts = av->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE) pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + last_duration_;
+    if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) pts = last_pts_ + 1;  // keep strictly increasing
+    av->pts = pts;
+    int64_t duration = av->pkt_duration > 0 ? av->pkt_duration : default_duration_;
+    last_pts_ = pts;
+    last_duration_ = duration > 0 ? duration : 1;
+
+    if (!is_supported_planar_format(av->format)) av = to_planar(std::move(av));
+
+    Frame f;
+    f.index = frames_out_++;
+    f.time = double(pts - start_pts_) * av_q2d(time_base_);
+    f.duration = duration;
+    f.av = std::move(av);
+    sink(std::move(f));
+  }
+
+  // Whole-frame conversion, only for codecs whose native output the CPU stages cannot read.
+  AVFramePtr to_planar(AVFramePtr src) {
+    AVPixelFormat want = planar_equivalent(AVPixelFormat(src->format));
+    if (!sws_ || sws_src_fmt_ != src->format) {
+      log_for("decode")->info("decoder outputs {}, converting to {}",
+                              av_get_pix_fmt_name(AVPixelFormat(src->format)),
+                              av_get_pix_fmt_name(want));
+      sws_.reset(sws_getContext(src->width, src->height, AVPixelFormat(src->format), src->width,
+                                src->height, want, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr, nullptr,
+                                nullptr));
+      if (!sws_)
+        throw Error("decode", ErrorKind::unsupported,
+                    std::string("cannot convert pixel format ") +
+                        av_get_pix_fmt_name(AVPixelFormat(src->format)));
+      sws_src_fmt_ = src->format;
+    }
+    AVFramePtr dst = make_av_frame();
+    dst->format = want;
+    dst->width = src->width;
+    dst->height = src->height;
+    check(av_frame_get_buffer(dst.get(), 0), "decode", ErrorKind::processing, "frame allocation");
+    check(av_frame_copy_props(dst.get(), src.get()), "decode", ErrorKind::processing, "frame props");
+    sws_scale(sws_.get(), src->data, src->linesize, 0, src->height, dst->data, dst->linesize);
+    if (AVPixelFormat(src->format) == AV_PIX_FMT_RGB24 || (av_pix_fmt_desc_get(AVPixelFormat(src->format))->flags & AV_PIX_FMT_FLAG_RGB)) {
+      dst->colorspace = AVCOL_SPC_BT709;
+      dst->color_range = AVCOL_RANGE_MPEG;
+    }
+    return dst;
+  }
+
+  AVCodecContextPtr ctx_;
+  AVRational time_base_;
+  int64_t start_pts_ = 0;
+  int64_t default_duration_ = 0;
+  int64_t frames_out_ = 0;
+  int64_t last_pts_ = AV_NOPTS_VALUE;
+  int64_t last_duration_ = 1;
+  SwsContextPtr sws_;
+  int sws_src_fmt_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<VideoDecoder> open_cpu_video_decoder(const AVStream* stream, int64_t start_pts,
+                                                     int threads) {
+  return std::make_unique<CpuVideoDecoder>(stream, start_pts, threads);
+}
+
+}  // namespace unmark

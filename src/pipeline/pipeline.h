@@ -1,0 +1,65 @@
+// The remove pipeline: decode -> detect -> remove -> encode -> mux, each group on its own thread,
+// joined by bounded queues so memory stays flat however long the video is.
+//
+//   unmark::RemoveJob job;
+//   job.input = "in.mp4";
+//   job.output = "clean.mp4";
+//   job.regions = {unmark::parse_region("20,30,120,40")};
+//   unmark::RunReport report = unmark::run_remove(job);   // throws unmark::Error
+//
+// Threads: demux+decode (also copies or re-encodes the other streams' packets), process (collects
+// segments of N frames, detects, removes) and encode+mux. The first error in any thread stops all
+// of them and is rethrown from run_remove; the output then never appears at its path.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/region.h"
+#include "io/video_encoder.h"
+#include "remove/remover.h"
+
+namespace unmark {
+
+struct RemoveJob {
+  std::string input, output;
+  std::vector<TimedRegion> regions;  // where the marks are (manual detection)
+  std::string remover = "auto";
+  RemoverOptions remover_options;
+  EncoderSettings encoder;
+  int segment_frames = 30;  // frames the remover sees at once
+  int decode_threads = 0;   // 0: half the cores, at least 2
+};
+
+// Seconds each stage spent working, and waiting on its neighbours.
+struct StageTimes {
+  double decode = 0, detect = 0, remove = 0, encode = 0, mux = 0;
+  double decode_wait = 0, process_wait = 0, encode_wait = 0;
+};
+
+struct RunReport {
+  int64_t frames = 0;
+  double seconds = 0, fps = 0;
+  int width = 0, height = 0;
+  std::string decoder, encoder, remover;
+  int64_t frames_with_marks = 0;
+  StageTimes stages;
+};
+
+struct Progress {
+  int64_t frames_done = 0;
+  int64_t frames_total = 0;  // 0 when unknown
+  double fps = 0;
+  double eta_seconds = -1;   // < 0 when unknown
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+// Runs the job. `progress` is called from the encode thread, at most ~10 times a second and once
+// at the end. Setting `*cancel` stops the run within a frame or two (Error{cancelled}).
+RunReport run_remove(const RemoveJob& job, const ProgressFn& progress = {},
+                     const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace unmark

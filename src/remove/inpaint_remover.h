@@ -1,0 +1,12 @@
+// The spatial remover: membrane inpainting of each mark's box on every plane.
+#pragma once
+
+#include <memory>
+
+#include "remove/remover.h"
+
+namespace unmark {
+
+std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options);
+
+}  // namespace unmark

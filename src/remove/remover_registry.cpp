@@ -1,0 +1,40 @@
+#include <functional>
+
+#include "core/error.h"
+#include "remove/inpaint_remover.h"
+#include "remove/remover.h"
+
+namespace unmark {
+namespace {
+
+struct Entry {
+  RemoverInfo info;
+  std::function<std::unique_ptr<Remover>(const RemoverOptions&)> make;
+};
+
+// In order of preference for "auto".
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> list = {
+      {{"inpaint", "membrane inpainting of the box from its surroundings (CPU)"}, make_inpaint_remover},
+  };
+  return list;
+}
+
+}  // namespace
+
+std::vector<RemoverInfo> list_removers() {
+  std::vector<RemoverInfo> out;
+  for (const Entry& e : entries()) out.push_back(e.info);
+  return out;
+}
+
+std::unique_ptr<Remover> make_remover(const std::string& name, const RemoverOptions& options) {
+  const std::string wanted = name == "auto" ? entries().front().info.name : name;
+  for (const Entry& e : entries())
+    if (e.info.name == wanted) return e.make(options);
+  std::string choices = "auto";
+  for (const Entry& e : entries()) choices += ", " + e.info.name;
+  throw Error("cli", ErrorKind::usage, "--remove '" + name + "' is not known (choose " + choices + ")");
+}
+
+}  // namespace unmark

@@ -1,0 +1,226 @@
+// The `unmark` binary on bad input: one clear line on stderr, the right exit code, and nothing
+// left at (or beside) the output path. Also the CLI's happy path.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "support/media.h"
+
+using namespace unmark::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+CliResult run_cli(const std::string& dir, const std::string& args) {
+  std::string cmd = std::string(UNMARK_BINARY) + " " + args + " >" + dir + "/cli.out 2>" + dir + "/cli.err";
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(dir + "/cli.out");
+  r.err = slurp(dir + "/cli.err");
+  fs::remove(dir + "/cli.out");
+  fs::remove(dir + "/cli.err");
+  return r;
+}
+
+// Nothing but the inputs the test made: no output, no temporary file.
+void expect_clean(const std::string& dir, const std::string& output) {
+  EXPECT_FALSE(fs::exists(output)) << output;
+  for (auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".unmark-"), std::string::npos) << e.path();
+}
+
+void expect_one_error_line(const CliResult& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("error"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << r.err;
+}
+
+class CliErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = temp_dir(std::string("cli_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    out = dir + "/out.mp4";
+  }
+  std::string good_input() {
+    std::string in = dir + "/good.mp4";
+    MediaSpec spec;
+    spec.frames = 20;
+    write_media(in, spec);
+    return in;
+  }
+  std::string dir, out;
+};
+
+}  // namespace
+
+TEST_F(CliErrors, MissingFile) {
+  auto r = run_cli(dir, "remove " + dir + "/nope.mp4 -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "does not exist");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, EmptyFile) {
+  std::ofstream(dir + "/empty.mp4").close();
+  auto r = run_cli(dir, "remove " + dir + "/empty.mp4 -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "is empty");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, NotAVideo) {
+  std::ofstream(dir + "/notes.mp4") << "these are my notes, not a video\n";
+  auto r = run_cli(dir, "remove " + dir + "/notes.mp4 -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "not a video");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, TruncatedWithIndexAtTheEnd) {
+  std::string in = good_input();
+  fs::resize_file(in, fs::file_size(in) / 2);  // the index (moov) is lost
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "good.mp4");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, TruncatedStreamableFile) {
+  std::string in = dir + "/fast.mp4";
+  MediaSpec spec;
+  spec.frames = 60;
+  spec.faststart = true;  // index first: the file opens, the data stops early
+  write_media(in, spec);
+  fs::resize_file(in, fs::file_size(in) * 6 / 10);
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(r.err.find("truncated") != std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, CorruptStream) {
+  std::string in = dir + "/corrupt.mp4";
+  MediaSpec spec;
+  spec.frames = 60;
+  spec.faststart = true;
+  write_media(in, spec);
+  {
+    std::fstream f(in, std::ios::in | std::ios::out | std::ios::binary);
+    auto size = fs::file_size(in);
+    uint32_t x = 12345;
+    for (auto pos = size / 3; pos < size * 2 / 3; pos += 61) {  // garbage through the middle
+      x = x * 1103515245u + 12345u;
+      f.seekp(std::streamoff(pos));
+      f.put(char(x >> 16));
+    }
+  }
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "damaged");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, NoVideoStream) {
+  std::string in = dir + "/audio.m4a";
+  MediaSpec spec;
+  spec.video = false;
+  spec.frames = 30;
+  write_media(in, spec);
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 3, "no video stream");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, RegionOutsideTheFrame) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out + " --region 300,200,40,40");
+  expect_one_error_line(r, 2, "outside the 320x240 frame");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, BadRegionText) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out + " --region 1,2,3");
+  expect_one_error_line(r, 2, "--region");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, NoRegion) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out);
+  expect_one_error_line(r, 2, "--region");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, UnwritableOutput) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o /sys/kernel/out.mp4 --region 1,1,10,10");
+  expect_one_error_line(r, 4, "cannot write");
+  r = run_cli(dir, "remove " + good_input() + " -o " + dir + "/no/such/dir/out.mp4 --region 1,1,10,10");
+  expect_one_error_line(r, 4, "does not exist");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, UnknownEncoder) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out + " --region 1,1,10,10 --encoder vp9x");
+  expect_one_error_line(r, 2, "--encoder");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, UnknownContainer) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + dir + "/out.xyz --region 1,1,10,10");
+  expect_one_error_line(r, 2, "container");
+  expect_clean(dir, dir + "/out.xyz");
+}
+
+TEST_F(CliErrors, OddSizeCannotBeEncodedAs420) {
+  std::string in = dir + "/odd.mkv";
+  MediaSpec spec;
+  spec.width = 321;
+  spec.height = 241;
+  spec.video_codec = "ffv1";
+  spec.frames = 5;
+  write_media(in, spec);
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10");
+  expect_one_error_line(r, 5, "even dimensions");
+  expect_clean(dir, out);
+}
+
+TEST_F(CliErrors, JsonErrorLineIsJson) {
+  auto r = run_cli(dir, "--log-format json remove " + dir + "/nope.mp4 -o " + out + " --region 1,1,10,10");
+  EXPECT_EQ(r.exit_code, 3);
+  auto j = nlohmann::json::parse(r.err);
+  EXPECT_EQ(j["stage"], "input");
+  EXPECT_EQ(j["level"], "error");
+}
+
+TEST_F(CliErrors, HappyPathAndProbe) {
+  std::string in = good_input();
+  auto r = run_cli(dir, "-v remove " + in + " -o " + out + " --region 10,10,40,40 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out));
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["frames"], 20);
+  // -v shows stage lines that name their stage.
+  for (const char* stage : {"decode: ", "encode: ", "mux: ", "pipeline: "})
+    EXPECT_NE(r.err.find(stage), std::string::npos) << stage << " missing in:\n" << r.err;
+
+  r = run_cli(dir, "probe " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto p = nlohmann::json::parse(r.out);
+  EXPECT_EQ(p["streams"][0]["codec"], "h264");
+  EXPECT_EQ(p["streams"][0]["width"], 320);
+  EXPECT_EQ(p["streams"][1]["codec"], "aac");
+}

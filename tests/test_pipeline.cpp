@@ -1,0 +1,223 @@
+// End to end through run_remove on media the tests make: what a user checks after a run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/probe.h"
+#include "pipeline/pipeline.h"
+#include "support/media.h"
+
+using namespace unmark;
+using namespace unmark::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool outside_box(int x, int y, const void* ctx) {
+  // Chroma samples straddle the box edge; keep a 2-pixel margin so they count as inside.
+  return !static_cast<const Box*>(ctx)->grown(2).contains(x, y);
+}
+
+RemoveJob job_for(const std::string& in, const std::string& out, std::vector<std::string> regions) {
+  RemoveJob job;
+  job.input = in;
+  job.output = out;
+  for (auto& r : regions) job.regions.push_back(parse_region(r));
+  job.segment_frames = 16;
+  return job;
+}
+
+double seconds(int64_t ts, AVRational tb) { return double(ts) * av_q2d(tb); }
+
+bool no_temp_files(const std::string& dir) {
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".unmark-") != std::string::npos) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST(Pipeline, KeepsFramesTimestampsAudioAndPixelsOutsideTheRegion) {
+  std::string dir = temp_dir("pipeline_basic");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.frames = 60;
+  spec.mark = {104, 84, 52, 32};
+  write_media(in, spec);
+  Box box{100, 80, 60, 40};
+  RunReport report = run_remove(job_for(in, out, {"100,80,60,40"}));
+  EXPECT_EQ(report.frames, 60);
+  EXPECT_EQ(report.frames_with_marks, 60);
+  EXPECT_EQ(report.encoder, "x264");
+  ASSERT_TRUE(fs::exists(out));
+  EXPECT_TRUE(no_temp_files(dir));
+
+  auto a = decode_video(in), b = decode_video(out);
+  ASSERT_EQ(a.size(), b.size());
+  AVRational tin, tout;
+  read_packets(in, AVMEDIA_TYPE_VIDEO, &tin);
+  read_packets(out, AVMEDIA_TYPE_VIDEO, &tout);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(seconds(a[i].pts, tin), seconds(b[i].pts, tout), 1e-6) << "frame " << i;
+    EXPECT_GE(psnr(a[i], b[i], outside_box, &box), 45.0) << "frame " << i;
+    EXPECT_GT(mean_abs_diff_in(a[i], b[i], spec.mark), 40.0) << "frame " << i << ": mark not removed";
+  }
+
+  AVRational ain, aout;
+  auto audio_in = read_packets(in, AVMEDIA_TYPE_AUDIO, &ain);
+  auto audio_out = read_packets(out, AVMEDIA_TYPE_AUDIO, &aout);
+  ASSERT_EQ(audio_in.size(), audio_out.size());
+  ASSERT_FALSE(audio_in.empty());
+  for (size_t i = 0; i < audio_in.size(); ++i) {
+    ASSERT_EQ(audio_in[i].data, audio_out[i].data) << "audio packet " << i;
+    ASSERT_NEAR(seconds(audio_in[i].pts, ain), seconds(audio_out[i].pts, aout), 1e-6);
+  }
+
+  auto pin = probe_media(in), pout = probe_media(out);
+  EXPECT_NEAR(pin["streams"][0]["duration"].get<double>(), pout["streams"][0]["duration"].get<double>(), 1e-3);
+  EXPECT_EQ(pout["streams"][0]["pix_fmt"], "yuv420p");
+}
+
+TEST(Pipeline, VariableFrameRateTimestampsAreKept) {
+  std::string dir = temp_dir("pipeline_vfr");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.frames = 40;
+  spec.time_base = {1, 1000};
+  int64_t t = 0;
+  for (int i = 0; i < spec.frames; ++i) {
+    spec.pts.push_back(t);
+    t += (i % 3 == 0) ? 17 : (i % 3 == 1) ? 33 : 71;  // uneven steps
+  }
+  write_media(in, spec);
+  run_remove(job_for(in, out, {"10,10,40,30"}));
+  AVRational tin, tout;
+  auto vin = read_packets(in, AVMEDIA_TYPE_VIDEO, &tin);
+  auto a = decode_video(in), b = decode_video(out);
+  read_packets(out, AVMEDIA_TYPE_VIDEO, &tout);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(seconds(a[i].pts, tin), seconds(b[i].pts, tout), 1e-6) << "frame " << i;
+  EXPECT_NEAR(seconds(b.back().pts - b.front().pts, tout), (t - 71 - 0) / 1000.0 - 0.0, 0.2);
+}
+
+TEST(Pipeline, TenBitStaysTenBit) {
+  std::string dir = temp_dir("pipeline_10bit");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.pix_fmt = AV_PIX_FMT_YUV420P10LE;
+  spec.frames = 24;
+  spec.audio = false;
+  spec.mark = {52, 62, 36, 16};
+  write_media(in, spec);
+  Box box{50, 60, 40, 20};
+  run_remove(job_for(in, out, {"50,60,40,20"}));
+  EXPECT_EQ(probe_media(out)["streams"][0]["pix_fmt"], "yuv420p10le");
+  auto a = decode_video(in), b = decode_video(out);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_GE(psnr(a[i], b[i], outside_box, &box, 1023), 45.0);
+    EXPECT_GT(mean_abs_diff_in(a[i], b[i], spec.mark), 160.0);  // 10-bit samples
+  }
+}
+
+TEST(Pipeline, KeepsRotationColourAndContainerMetadata) {
+  std::string dir = temp_dir("pipeline_meta");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.frames = 12;
+  spec.rotation = 90;
+  spec.bt709 = true;
+  spec.tags = {{"title", "unmark test clip"}, {"comment", "made by the tests"}};
+  write_media(in, spec);
+  run_remove(job_for(in, out, {"1,1,20,20"}));
+  auto pin = probe_media(in), pout = probe_media(out);
+  auto& vin = pin["streams"][0];
+  auto& vout = pout["streams"][0];
+  EXPECT_EQ(std::abs(vin["rotation"].get<double>()), 90.0);
+  EXPECT_EQ(vout["rotation"], vin["rotation"]);
+  for (const char* key : {"color_primaries", "color_transfer", "color_space", "color_range"}) {
+    EXPECT_EQ(vin[key], key == std::string("color_range") ? "tv" : "bt709") << key;
+    EXPECT_EQ(vout[key], vin[key]) << key;
+  }
+  EXPECT_EQ(pout["format"]["tags"]["title"], "unmark test clip");
+  EXPECT_EQ(pout["format"]["tags"]["comment"], "made by the tests");
+}
+
+TEST(Pipeline, AudioTheContainerCannotHoldIsReencoded) {
+  std::string dir = temp_dir("pipeline_pcm");
+  std::string in = dir + "/in.mkv";
+  MediaSpec spec;
+  spec.frames = 30;
+  spec.audio_codec = AV_CODEC_ID_PCM_S16LE;
+  write_media(in, spec);
+
+  // mkv holds PCM: copied bit for bit.
+  run_remove(job_for(in, dir + "/out.mkv", {"5,5,30,30"}));
+  auto pcm_in = read_packets(in, AVMEDIA_TYPE_AUDIO), pcm_out = read_packets(dir + "/out.mkv", AVMEDIA_TYPE_AUDIO);
+  ASSERT_EQ(pcm_in.size(), pcm_out.size());
+  for (size_t i = 0; i < pcm_in.size(); ++i) ASSERT_EQ(pcm_in[i].data, pcm_out[i].data);
+
+  // mp4 does not: re-encoded to AAC, same length.
+  run_remove(job_for(in, dir + "/out.mp4", {"5,5,30,30"}));
+  auto p = probe_media(dir + "/out.mp4");
+  ASSERT_EQ(p["streams"].size(), 2u);
+  EXPECT_EQ(p["streams"][1]["codec"], "aac");
+  EXPECT_NEAR(p["streams"][1]["duration"].get<double>(), 1.0, 0.05);
+}
+
+TEST(Pipeline, TimeRangeLimitsTheRegion) {
+  std::string dir = temp_dir("pipeline_range");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.frames = 30;  // 1 s at 30 fps
+  spec.audio = false;
+  spec.mark = {100, 100, 50, 40};
+  write_media(in, spec);
+  Box box{100, 100, 50, 40};
+  RunReport r = run_remove(job_for(in, out, {"100,100,50,40@0.5-0.8"}));
+  EXPECT_EQ(r.frames_with_marks, 9);  // frames 15..23 (t = 0.5 .. 0.7667)
+  auto a = decode_video(in), b = decode_video(out);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    bool active = i >= 15 && i <= 23;
+    double d = mean_abs_diff_in(a[i], b[i], box);
+    if (active) EXPECT_GT(d, 40.0) << i;
+    else EXPECT_LT(d, 2.0) << i;
+  }
+}
+
+TEST(Pipeline, X265AndMkvOutput) {
+  std::string dir = temp_dir("pipeline_x265");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mkv";
+  MediaSpec spec;
+  spec.frames = 20;
+  write_media(in, spec);
+  RemoveJob job = job_for(in, out, {"10,10,30,30"});
+  job.encoder.name = "x265";
+  job.encoder.preset = "ultrafast";
+  RunReport r = run_remove(job);
+  EXPECT_EQ(r.encoder, "x265");
+  auto p = probe_media(out);
+  EXPECT_EQ(p["streams"][0]["codec"], "hevc");
+  EXPECT_EQ(decode_video(out).size(), 20u);
+}
+
+TEST(Pipeline, CancelLeavesNoOutput) {
+  std::string dir = temp_dir("pipeline_cancel");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.frames = 120;
+  write_media(in, spec);
+  std::atomic<bool> cancel{false};
+  try {
+    run_remove(job_for(in, out, {"10,10,30,30"}),
+               [&](const Progress& p) { if (p.frames_done >= 1) cancel = true; }, &cancel);
+    FAIL() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::cancelled);
+  }
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(no_temp_files(dir));
+}
