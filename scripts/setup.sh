@@ -10,7 +10,7 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  ffmpeg   # the benchmark's reference transcode; tests do not need it
+  ffmpeg bc time   # the benchmark: reference transcode, arithmetic, CPU time; tests need none
 )
 
 if [ "${SKIP_APT:-0}" != 1 ]; then

@@ -30,7 +30,7 @@ std::string slurp(const std::string& path) {
 }
 
 CliResult run_cli(const std::string& dir, const std::string& args) {
-  std::string cmd = std::string(UNMARK_BINARY) + " " + args + " >" + dir + "/cli.out 2>" + dir + "/cli.err";
+  std::string cmd = "( " + std::string(UNMARK_BINARY) + " " + args + " ) >" + dir + "/cli.out 2>" + dir + "/cli.err";
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -223,4 +223,18 @@ TEST_F(CliErrors, HappyPathAndProbe) {
   EXPECT_EQ(p["streams"][0]["codec"], "h264");
   EXPECT_EQ(p["streams"][0]["width"], 320);
   EXPECT_EQ(p["streams"][1]["codec"], "aac");
+}
+
+TEST_F(CliErrors, InterruptLeavesNothing) {
+  std::string in = dir + "/long.mp4";
+  MediaSpec spec;
+  spec.frames = 300;
+  spec.audio = false;
+  write_media(in, spec);
+  // Ctrl-C a moment into the run: exit 130, no output, no temporary file.
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 10,10,50,50 --preset placebo & pid=$!; "
+                   "sleep 0.7; kill -INT $pid; wait $pid; exit $?");
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;
+  expect_clean(dir, out);
 }

@@ -221,3 +221,58 @@ TEST(Pipeline, CancelLeavesNoOutput) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_TRUE(no_temp_files(dir));
 }
+
+TEST(Pipeline, TextSubtitlesAreCopiedOrConverted) {
+  std::string dir = temp_dir("pipeline_subs");
+  std::string in = dir + "/in.mkv";
+  MediaSpec spec;
+  spec.frames = 60;
+  spec.subtitles = {{100, 500, "first line"}, {900, 600, "second line"}};
+  write_media(in, spec);
+
+  run_remove(job_for(in, dir + "/out.mkv", {"5,5,30,30"}));
+  AVRational tb_in;
+  auto subs_in = read_packets(in, AVMEDIA_TYPE_SUBTITLE, &tb_in);
+  auto kept = read_packets(dir + "/out.mkv", AVMEDIA_TYPE_SUBTITLE);
+  ASSERT_EQ(kept.size(), 2u);
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].data, subs_in[i].data);
+
+  // mp4 holds no SubRip: converted to mov_text, same cues at the same times.
+  run_remove(job_for(in, dir + "/out.mp4", {"5,5,30,30"}));
+  AVRational tb;
+  auto all = read_packets(dir + "/out.mp4", AVMEDIA_TYPE_SUBTITLE, &tb);
+  std::vector<PacketRecord> converted;  // mp4 text tracks fill the gaps with empty (2-byte) samples
+  for (auto& pkt : all)
+    if (pkt.data.size() > 2) converted.push_back(pkt);
+  auto p = probe_media(dir + "/out.mp4");
+  ASSERT_EQ(p["streams"].size(), 3u);
+  EXPECT_EQ(p["streams"][2]["codec"], "mov_text");
+  EXPECT_EQ(p["streams"][2]["tags"]["language"], "eng");
+  ASSERT_EQ(converted.size(), 2u);
+  EXPECT_NEAR(seconds(converted[1].pts, tb), seconds(subs_in[1].pts, tb_in), 1e-3);
+  EXPECT_NEAR(seconds(converted[1].duration, tb), 0.6, 1e-3);
+  std::string text(converted[1].data.begin() + 2, converted[1].data.end());  // 2-byte length prefix
+  EXPECT_EQ(text, "second line");
+}
+
+TEST(Pipeline, OddPlacedRegionOnAnUnalignedSize) {
+  // 330x186: even, but no multiple of 16; the region starts and ends on odd luma pixels.
+  std::string dir = temp_dir("pipeline_unaligned");
+  std::string in = dir + "/in.mp4", out = dir + "/out.mp4";
+  MediaSpec spec;
+  spec.width = 330;
+  spec.height = 186;
+  spec.frames = 20;
+  spec.mark = {13, 9, 29, 17};
+  write_media(in, spec);
+  Box box{11, 7, 33, 21};
+  run_remove(job_for(in, out, {"11,7,33,21"}));
+  auto a = decode_video(in), b = decode_video(out);
+  ASSERT_EQ(b.size(), 20u);
+  EXPECT_EQ(b[0].width, 330);
+  EXPECT_EQ(b[0].height, 186);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_GE(psnr(a[i], b[i], outside_box, &box), 45.0) << i;
+    EXPECT_GT(mean_abs_diff_in(a[i], b[i], spec.mark), 40.0) << i;
+  }
+}

@@ -16,6 +16,7 @@
 #include "io/audio_transcoder.h"
 #include "io/input_file.h"
 #include "io/output_file.h"
+#include "io/subtitle_transcoder.h"
 #include "io/video_decoder.h"
 
 namespace unmark {
@@ -38,12 +39,13 @@ class ScopedTimer {
   Clock::time_point start_;
 };
 
-enum class StreamAction { video, copy, transcode_audio, drop };
+enum class StreamAction { video, copy, transcode_audio, transcode_subtitle, drop };
 
 struct StreamPlan {
   StreamAction action = StreamAction::drop;
   int out_index = -1;
-  std::unique_ptr<AudioTranscoder> transcoder;  // transcode_audio only
+  std::unique_ptr<AudioTranscoder> transcoder;            // transcode_audio only
+  std::unique_ptr<SubtitleTranscoder> subtitle_transcoder;  // transcode_subtitle only
 };
 
 // Packets of the streams other than video, ready to mux, with the time base of their timestamps.
@@ -88,6 +90,11 @@ void copy_stream_info(const AVStream* from, AVStream* to, bool reencoded) {
   to->r_frame_rate = from->r_frame_rate;
   to->sample_aspect_ratio = from->sample_aspect_ratio;
   copy_stream_side_data(from, to, reencoded);
+}
+
+bool is_text_subtitle(AVCodecID id) {
+  const AVCodecDescriptor* d = avcodec_descriptor_get(id);
+  return d && (d->props & AV_CODEC_PROP_TEXT_SUB);
 }
 
 // Container tags and chapters; the muxer writes its own "encoder" tag.
@@ -192,6 +199,13 @@ class RemovePipeline {
         plan.action = StreamAction::transcode_audio;
         plan.transcoder = open_aac_transcoder(is, global_header);
         log->warn("{} cannot be stored in {}: re-encoding it to AAC", what, container);
+      } else if (par->codec_type == AVMEDIA_TYPE_SUBTITLE && is_text_subtitle(par->codec_id) &&
+                 text_subtitle_codec_for(out_->format()->oformat) != AV_CODEC_ID_NONE) {
+        AVCodecID target = text_subtitle_codec_for(out_->format()->oformat);
+        plan.action = StreamAction::transcode_subtitle;
+        plan.subtitle_transcoder = open_subtitle_transcoder(is, target, global_header);
+        log->warn("{} cannot be stored in {}: converting it to {}", what, container,
+                  avcodec_get_name(target));
       } else {
         log->warn("{} cannot be stored in {}: dropped (use .mkv to keep it)", what, container);
         continue;
@@ -207,6 +221,9 @@ class RemovePipeline {
         check(avcodec_parameters_from_context(os->codecpar, plan.transcoder->context()), "mux",
               ErrorKind::processing, "audio stream");
         os->time_base = plan.transcoder->context()->time_base;
+      } else if (plan.action == StreamAction::transcode_subtitle) {
+        check(avcodec_parameters_from_context(os->codecpar, plan.subtitle_transcoder->context()),
+              "mux", ErrorKind::processing, "subtitle stream");
       }
     }
   }
@@ -262,6 +279,11 @@ class RemovePipeline {
         case StreamAction::transcode_audio:
           plan.transcoder->transcode(pkt.get(), [&](AVPacket* p) {
             side_.push(p, plan.transcoder->context()->time_base, plan.out_index);
+          });
+          break;
+        case StreamAction::transcode_subtitle:
+          plan.subtitle_transcoder->transcode(pkt.get(), [&](AVPacket* p) {
+            side_.push(p, tb, plan.out_index);
           });
           break;
         case StreamAction::drop:

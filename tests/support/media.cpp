@@ -1,6 +1,7 @@
 #include "support/media.h"
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -85,6 +86,14 @@ void write_media(const std::string& path, const MediaSpec& spec) {
     ast = avformat_new_stream(oc.get(), nullptr);
     ok(avcodec_parameters_from_context(ast->codecpar, aenc.get()), "audio params");
     ast->time_base = {1, 48000};
+  }
+  AVStream* sst = nullptr;
+  if (!spec.subtitles.empty()) {
+    sst = avformat_new_stream(oc.get(), nullptr);
+    sst->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
+    sst->codecpar->codec_id = AV_CODEC_ID_SUBRIP;
+    sst->time_base = {1, 1000};
+    av_dict_set(&sst->metadata, "language", "eng", 0);
   }
   ok(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), "avio_open");
   AVDictionary* mux_opts = nullptr;
@@ -172,6 +181,15 @@ void write_media(const std::string& path, const MediaSpec& spec) {
     }
     ok(avcodec_send_frame(aenc.get(), nullptr), "flush audio");
     drain(aenc.get(), ast);
+  }
+  for (const MediaSpec::Cue& cue : spec.subtitles) {
+    AVPacketPtr sp = make_av_packet();
+    ok(av_new_packet(sp.get(), int(cue.text.size())), "subtitle packet");
+    std::memcpy(sp->data, cue.text.data(), cue.text.size());
+    sp->pts = sp->dts = av_rescale_q(cue.start_ms, {1, 1000}, sst->time_base);
+    sp->duration = av_rescale_q(cue.duration_ms, {1, 1000}, sst->time_base);
+    sp->stream_index = sst->index;
+    ok(av_interleaved_write_frame(oc.get(), sp.get()), "write subtitle");
   }
   ok(av_write_trailer(oc.get()), "trailer");
   avio_closep(&oc->pb);

@@ -27,7 +27,9 @@ struct MediaSpec {
   bool bt709 = false;                   // tag primaries/transfer/matrix as BT.709, limited range
   std::map<std::string, std::string> tags;  // container metadata
   bool faststart = false;
-  Box mark;                             // a white logo-like block burnt into every frame (empty: none)               // mp4: index before the data, as streamed files are
+  Box mark;                             // a white logo-like block burnt into every frame (empty: none)
+  struct Cue { int64_t start_ms, duration_ms; std::string text; };
+  std::vector<Cue> subtitles;           // a SubRip stream (mkv) when not empty               // mp4: index before the data, as streamed files are
 };
 
 // Writes a clip of moving texture (plus a sine tone) as `path` (container from the extension).
