@@ -159,9 +159,24 @@ TEST_F(CliErrors, BadRegionText) {
   expect_clean(dir, out);
 }
 
-TEST_F(CliErrors, NoRegion) {
-  auto r = run_cli(dir, "remove " + good_input() + " -o " + out);
-  expect_one_error_line(r, 2, "--region");
+TEST_F(CliErrors, NoRegionMeansAutoDetection) {
+  // Nothing to find in a clip without a mark: a plain transcode, and one warning saying so.
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no mark found"), std::string::npos) << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["frames_with_marks"], 0);
+  EXPECT_NE(report["detector"].get<std::string>().find("sora2"), std::string::npos);
+}
+
+TEST_F(CliErrors, UnknownProfileAndDetectMode) {
+  auto r = run_cli(dir, "remove " + good_input() + " -o " + out + " --profile nosuch");
+  expect_one_error_line(r, 2, "--profile");
+  r = run_cli(dir, "remove " + good_input() + " -o " + out + " --detect magic");
+  expect_one_error_line(r, 2, "--detect");
+  std::ofstream(dir + "/fake.json") << "{\"format\": \"something else\"}";
+  r = run_cli(dir, "remove " + good_input() + " -o " + out + " --profile " + dir + "/fake.json");
+  expect_one_error_line(r, 3, "not an unmark profile");
   expect_clean(dir, out);
 }
 

@@ -23,7 +23,7 @@ RemoveJob job_for(const std::string& in, const std::string& out, std::vector<std
   RemoveJob job;
   job.input = in;
   job.output = out;
-  for (auto& r : regions) job.regions.push_back(parse_region(r));
+  for (auto& r : regions) job.detection.regions.push_back(parse_region(r));
   job.segment_frames = 16;
   return job;
 }

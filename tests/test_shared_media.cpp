@@ -25,7 +25,7 @@ TEST(SharedMedia, SoraClipWithManualRegion) {
   job.input = in;
   job.output = out;
   Box box{18, 72, 115, 42};
-  job.regions = {parse_region("18,72,115,42@1-3")};
+  job.detection.regions = {parse_region("18,72,115,42@1-3")};
   RunReport r = run_remove(job);
   EXPECT_EQ(r.frames, 300);
   EXPECT_EQ(r.frames_with_marks, 60);
@@ -57,10 +57,31 @@ TEST(SharedMedia, CleanPortraitKeepsEveryFrame) {
   RemoveJob job;
   job.input = in;
   job.output = dir + "/out.mp4";
-  job.regions = {parse_region("600,1200,100,60")};
+  job.detection.regions = {parse_region("600,1200,100,60")};
   RunReport r = run_remove(job);
   EXPECT_EQ(r.frames, 280);
   AVRational tin, tout;
   auto pin = read_packets(in, AVMEDIA_TYPE_VIDEO, &tin), pout = read_packets(job.output, AVMEDIA_TYPE_VIDEO, &tout);
   ASSERT_EQ(pin.size(), pout.size());
+}
+
+TEST(SharedMedia, SoraClipFullAuto) {
+  std::string media = shared_media_dir();
+  if (media.empty()) GTEST_SKIP() << "../shared/media not present";
+  std::string in = media + "/sora2_beach_480x872.mp4";
+  std::string dir = temp_dir("shared_sora_auto");
+  RemoveJob job;  // no regions: automatic detection with the built-in profiles
+  job.input = in;
+  job.output = dir + "/clean.mp4";
+  RunReport r = run_remove(job);
+  EXPECT_EQ(r.frames, 300);
+  EXPECT_EQ(r.frames_with_marks, 296);  // all but the four empty jump frames
+  EXPECT_NE(r.detector.find("sora2"), std::string::npos);
+  // Outside the mark's places (grown by the remover's margin), the frame is untouched but for
+  // the encode. Frame 10: the mark is top-left at 22,77.
+  auto a = decode_video(in), b = decode_video(job.output);
+  ASSERT_EQ(b.size(), 300u);
+  Box placed{22 - 3, 77 - 3, 106 + 6, 36 + 6};
+  EXPECT_GE(psnr(a[10], b[10], outside, &placed), 42.0);
+  EXPECT_GT(mean_abs_diff_in(a[10], b[10], Box{30, 85, 30, 20}), 10.0);  // the cloud is gone
 }

@@ -22,11 +22,11 @@ void print_stats(const RunReport& r) {
   std::fprintf(stderr,
                "frames %lld (%lld with marks), %.2f s, %.1f fps, %dx%d, decoder %s, encoder %s, "
                "remover %s\n"
-               "stage seconds: decode %.2f  detect %.2f  remove %.2f  encode %.2f  mux %.2f\n"
+               "stage seconds: decode %.2f  detect %.2f  track %.2f  remove %.2f  encode %.2f  mux %.2f\n"
                "waiting:       decode %.2f  process %.2f  encode %.2f\n",
                (long long)r.frames, (long long)r.frames_with_marks, r.seconds, r.fps, r.width,
                r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.decode,
-               s.detect, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
+               s.detect, s.track, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
 }
 
 nlohmann::json to_json(const RunReport& r) {
@@ -40,8 +40,9 @@ nlohmann::json to_json(const RunReport& r) {
           {"decoder", r.decoder},
           {"encoder", r.encoder},
           {"remover", r.remover},
+          {"detector", r.detector},
           {"stages",
-           {{"decode", s.decode}, {"detect", s.detect}, {"remove", s.remove}, {"encode", s.encode},
+           {{"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
             {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
             {"encode_wait", s.encode_wait}}}};
 }
@@ -58,6 +59,13 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
                   "Where the mark is: x,y,w,h in pixels, optionally @start-end in seconds "
                   "(repeatable)")
       ->take_all();
+  sub->add_option("--detect", job.detection.mode,
+                  "How to find the mark: auto (built-in profiles), profile:NAME, regions")
+      ->default_val("auto")
+      ->envname("UNMARK_DETECT");
+  sub->add_option_function<std::string>(
+      "--profile", [args](const std::string& p) { args->job.detection.mode = "profile:" + p; },
+      "Use this profile (a built-in name such as sora2, or a profile .json)");
   sub->add_option("--remove", job.remover, "Remover: auto, inpaint")
       ->default_val("auto")
       ->envname("UNMARK_REMOVE");
@@ -91,11 +99,8 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
 
   return [args, &global] {
     RemoveJob& job = args->job;
-    job.regions.clear();
-    for (const std::string& r : args->regions) job.regions.push_back(parse_region(r));
-    if (job.regions.empty())
-      throw Error("cli", ErrorKind::usage,
-                  "no watermark location given: pass --region x,y,w,h (repeatable)");
+    job.detection.regions.clear();
+    for (const std::string& r : args->regions) job.detection.regions.push_back(parse_region(r));
     ProgressBar bar(!global.quiet);
     RunReport report = run_remove(job, [&](const Progress& p) { bar.update(p); }, &g_cancel);
     bar.finish();

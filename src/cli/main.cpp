@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   };
   add(add_remove_command);
   add(add_probe_command);
+  add(add_detect_command);
+  add(add_learn_command);
 
   try {
     app.parse(argc, argv);

@@ -13,6 +13,7 @@
 #include "core/frame_pool.h"
 #include "core/log.h"
 #include "detect/detector.h"
+#include "track/tracker.h"
 #include "io/audio_transcoder.h"
 #include "io/input_file.h"
 #include "io/output_file.h"
@@ -127,8 +128,9 @@ class RemovePipeline {
     auto log = log_for("pipeline");
     const auto start = Clock::now();
     setup();
-    log->info("{} -> {}: {}x{}, ~{} frames, segment {} frames, remover {}", job_.input, job_.output,
-              report_.width, report_.height, expected_frames_, job_.segment_frames, remover_->name());
+    log->info("{} -> {}: {}x{}, ~{} frames, segment {} frames, detector {}, remover {}", job_.input,
+              job_.output, report_.width, report_.height, expected_frames_, job_.segment_frames,
+              report_.detector, remover_->name());
 
     std::thread decode_thread([&] { guarded([&] { decode_loop(); }); });
     std::thread process_thread([&] { guarded([&] { process_loop(); }); });
@@ -140,8 +142,10 @@ class RemovePipeline {
 
     report_.seconds = seconds_since(start);
     report_.fps = report_.seconds > 0 ? double(report_.frames) / report_.seconds : 0;
-    log->info("completed {} frames in {:.2f} s ({:.1f} fps)", report_.frames, report_.seconds,
-              report_.fps);
+    log->info("completed {} frames in {:.2f} s ({:.1f} fps), mark found in {}", report_.frames,
+              report_.seconds, report_.fps, report_.frames_with_marks);
+    if (report_.frames_with_marks == 0)
+      log_for("detect")->warn("no mark found: the output is a plain transcode of the input");
     return report_;
   }
 
@@ -157,15 +161,21 @@ class RemovePipeline {
     const AVCodecParameters* par = in_->video_stream()->codecpar;
     report_.width = par->width;
     report_.height = par->height;
-    validate_regions(job_.regions, par->width, par->height);
+    validate_regions(job_.detection.regions, par->width, par->height);
     validate_encoder_name(job_.encoder.name);
     if (job_.encoder.name != "auto") {
       for (const EncoderInfo& e : list_video_encoders())
         if (e.name == job_.encoder.name && !e.available)
           throw Error("encode", ErrorKind::unsupported, e.name + " is not available: " + e.reason);
     }
-    detector_ = make_region_detector(job_.regions);
-    remover_ = make_remover(job_.remover, job_.remover_options);
+    DetectionChoice detection = choose_detector(job_.detection, par->width, par->height);
+    detector_ = std::move(detection.detector);
+    report_.detector = detection.description;
+    RemoverOptions remover_options = job_.remover_options;
+    // A found mark's box is tight around what matched: give the remover a little slack for the
+    // mark's anti-aliased edge and compression ringing. A user's region is taken as given.
+    if (detection.automatic && remover_options.margin < 0) remover_options.margin = 3;
+    remover_ = make_remover(job_.remover, remover_options);
     report_.remover = remover_->name();
     expected_frames_ = in_->expected_frame_count();
     out_ = OutputFile::create(job_.output);
@@ -313,11 +323,16 @@ class RemovePipeline {
 
   void process_loop() {
     auto log = log_for("remove");
-    std::vector<SegmentFrame> segment;
-    segment.reserve(size_t(job_.segment_frames));
+    SegmentAssembler assembler(job_.segment_frames, *detector_);
     int64_t segment_index = 0;
-    auto flush = [&] {
+    auto emit = [&](std::vector<SegmentFrame> segment) {
       if (segment.empty()) return;
+      for (SegmentFrame& sf : segment) {
+        if (sf.marks.empty()) continue;
+        ++report_.frames_with_marks;
+        ScopedTimer t(times_.remove);
+        frame_pool_.make_writable(sf.frame);  // removers write in place
+      }
       {
         ScopedTimer t(times_.remove);
         remover_->remove(segment);
@@ -329,7 +344,6 @@ class RemovePipeline {
         if (!processed_.push(std::move(sf.frame))) check_cancel();
         times_.process_wait += seconds_since(wait_start);
       }
-      segment.clear();
     };
     for (;;) {
       auto wait_start = Clock::now();
@@ -341,16 +355,20 @@ class RemovePipeline {
         ScopedTimer t(times_.detect);
         sf.marks = detector_->detect(sf.frame);
       }
-      if (!sf.marks.empty()) {
-        ++report_.frames_with_marks;
-        ScopedTimer t(times_.remove);
-        frame_pool_.make_writable(sf.frame);  // removers write in place
+      std::vector<SegmentFrame> ready;
+      {
+        ScopedTimer t(times_.track);
+        ready = assembler.push(std::move(sf));
       }
-      segment.push_back(std::move(sf));
-      if (int(segment.size()) >= job_.segment_frames) flush();
+      emit(std::move(ready));
     }
     check_cancel();
-    flush();
+    std::vector<SegmentFrame> rest;
+    {
+      ScopedTimer t(times_.track);
+      rest = assembler.finish();
+    }
+    emit(std::move(rest));
     processed_.close();
   }
 

@@ -4,7 +4,7 @@
 //   unmark::RemoveJob job;
 //   job.input = "in.mp4";
 //   job.output = "clean.mp4";
-//   job.regions = {unmark::parse_region("20,30,120,40")};
+//   job.detection.regions = {unmark::parse_region("20,30,120,40")};  // or leave empty: auto
 //   unmark::RunReport report = unmark::run_remove(job);   // throws unmark::Error
 //
 // Threads: demux+decode (also copies or re-encodes the other streams' packets), process (collects
@@ -20,13 +20,14 @@
 
 #include "core/region.h"
 #include "io/video_encoder.h"
+#include "pipeline/detection.h"
 #include "remove/remover.h"
 
 namespace unmark {
 
 struct RemoveJob {
   std::string input, output;
-  std::vector<TimedRegion> regions;  // where the marks are (manual detection)
+  DetectionSettings detection;       // how marks are found (auto, a profile, the user's regions)
   std::string remover = "auto";
   RemoverOptions remover_options;
   EncoderSettings encoder;
@@ -36,7 +37,7 @@ struct RemoveJob {
 
 // Seconds each stage spent working, and waiting on its neighbours.
 struct StageTimes {
-  double decode = 0, detect = 0, remove = 0, encode = 0, mux = 0;
+  double decode = 0, detect = 0, track = 0, remove = 0, encode = 0, mux = 0;
   double decode_wait = 0, process_wait = 0, encode_wait = 0;
 };
 
@@ -44,7 +45,7 @@ struct RunReport {
   int64_t frames = 0;
   double seconds = 0, fps = 0;
   int width = 0, height = 0;
-  std::string decoder, encoder, remover;
+  std::string decoder, encoder, remover, detector;
   int64_t frames_with_marks = 0;
   StageTimes stages;
 };

@@ -16,9 +16,11 @@ class InpaintRemover final : public Remover {
       if (sf.marks.empty()) continue;
       sf.frame.make_writable();
       for (const Mark& mark : sf.marks) {
+        const Box grown = mark.box.grown(std::max(0, options_.margin))
+                              .clipped(sf.frame.width(), sf.frame.height());
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
           PlaneView plane = sf.frame.plane(p);
-          Box box = mark.box.subsampled(plane.shift_x, plane.shift_y);
+          Box box = grown.subsampled(plane.shift_x, plane.shift_y);
           int feather = options_.feather >> std::max(plane.shift_x, plane.shift_y);
           if (plane.wide())
             inpaint_box(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width,

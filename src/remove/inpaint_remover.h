@@ -8,5 +8,7 @@
 namespace unmark {
 
 std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options);
+// Draws each mark's box (a two-pixel white and black frame) instead of removing it.
+std::unique_ptr<Remover> make_outline_remover(const RemoverOptions& options);
 
 }  // namespace unmark

@@ -26,6 +26,7 @@ class Remover {
 
 struct RemoverOptions {
   int feather = 2;  // luma pixels inside the box edge over which the fill blends into the original
+  int margin = -1;  // pixels added around each box (clipped to the frame); < 0: the caller's default
 };
 
 struct RemoverInfo {

@@ -16,6 +16,8 @@ struct Entry {
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
       {{"inpaint", "membrane inpainting of the box from its surroundings (CPU)"}, make_inpaint_remover},
+      {{"outline", "draws each box instead of removing it (for checking detection by eye)"},
+       make_outline_remover},
   };
   return list;
 }

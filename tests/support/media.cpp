@@ -34,6 +34,32 @@ int texture(int x, int y, int t, int plane) {
 
 }  // namespace
 
+std::vector<float> synthetic_mark_alpha(int w, int h) {
+  std::vector<float> a(size_t(w) * h, 0.f);
+  const float r = h * 0.45f, cx = h * 0.5f, cy = h * 0.5f;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float d = std::hypot(x - cx, y - cy);
+      float v = 0;
+      if (d < r) v = 0.95f;
+      else if (d < r + 1) v = 0.95f * (r + 1 - d);  // anti-aliased edge
+      for (float ex : {cx - r * 0.35f, cx + r * 0.35f})
+        if (std::hypot(x - ex, y - cy) < r * 0.18f) v = 0.3f;  // eyes
+      // The word: four translucent bars right of the disc.
+      int wx = x - int(h * 1.15f);
+      if (wx >= 0 && y > h / 5 && y < h - h / 5 && (wx % 9) < 6 && wx < 4 * 9) v = 0.55f;
+      a[size_t(y) * w + x] = v;
+    }
+  return a;
+}
+
+std::pair<int, int> overlay_place_at(const MediaSpec& spec, int frame) {
+  if (spec.overlay_alpha.empty() || spec.overlay_places.empty()) return {-1, -1};
+  int k = frame / spec.overlay_period, in = frame % spec.overlay_period;
+  if (k > 0 && in < spec.overlay_gap) return {-1, -1};
+  return spec.overlay_places[size_t(k) % spec.overlay_places.size()];
+}
+
 void write_media(const std::string& path, const MediaSpec& spec) {
   AVFormatContext* raw = nullptr;
   ok(avformat_alloc_output_context2(&raw, nullptr, nullptr, path.c_str()), "output");
@@ -131,6 +157,21 @@ void write_media(const std::string& path, const MediaSpec& spec) {
         for (int y = 0; y < ph; ++y) {
           for (int x = 0; x < pw; ++x) {
             int v = texture(x << sx, y << sy, i, p);
+            if (auto [ox, oy] = overlay_place_at(spec, i); ox >= 0) {
+              // Alpha averaged over the luma samples this sample covers (chroma subsampling).
+              float a = 0;
+              int n = 0;
+              for (int dy = 0; dy < (1 << sy); ++dy)
+                for (int dx = 0; dx < (1 << sx); ++dx) {
+                  int lx = (x << sx) + dx - ox, ly = (y << sy) + dy - oy;
+                  if (lx >= 0 && ly >= 0 && lx < spec.overlay_w && ly < spec.overlay_h)
+                    a += spec.overlay_alpha[size_t(ly) * spec.overlay_w + lx];
+                  ++n;
+                }
+              a /= float(n);
+              float mark_value = p ? 128.f : 235.f;
+              v = int(std::lround(a * mark_value + (1 - a) * float(v)));
+            }
             if (spec.mark.contains(x << sx, y << sy)) {
               // White with dark bars, neutral chroma: a mark the eye (and the tests) can't miss.
               int lx = (x << sx) - spec.mark.x;

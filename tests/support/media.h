@@ -28,9 +28,23 @@ struct MediaSpec {
   std::map<std::string, std::string> tags;  // container metadata
   bool faststart = false;
   Box mark;                             // a white logo-like block burnt into every frame (empty: none)
+  // A translucent overlay of known alpha (white), composited like a real watermark and moved
+  // between `overlay_places` (top-left corners) every `overlay_period` frames, absent for
+  // `overlay_gap` frames at each jump.
+  std::vector<float> overlay_alpha;     // overlay_w x overlay_h, row major, 0..1 (empty: none)
+  int overlay_w = 0, overlay_h = 0;
+  std::vector<std::pair<int, int>> overlay_places;
+  int overlay_period = 30, overlay_gap = 1;
   struct Cue { int64_t start_ms, duration_ms; std::string text; };
   std::vector<Cue> subtitles;           // a SubRip stream (mkv) when not empty               // mp4: index before the data, as streamed files are
 };
+
+// A logo-like alpha matte: an opaque disc with two see-through eyes beside translucent bars (a
+// word), w x h. What the synthetic learning and detection tests use as ground truth.
+std::vector<float> synthetic_mark_alpha(int w, int h);
+
+// Where the overlay is in `frame` (top-left corner), or {-1, -1} when absent.
+std::pair<int, int> overlay_place_at(const MediaSpec& spec, int frame);
 
 // Writes a clip of moving texture (plus a sine tone) as `path` (container from the extension).
 void write_media(const std::string& path, const MediaSpec& spec);

@@ -1,0 +1,146 @@
+#include "detect/profile.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "embedded_profiles.h"
+
+namespace unmark {
+namespace {
+
+// BT.709 limited range, the colour of nearly every video a profile is learned from.
+cv::Vec3f yuv_to_rgb(cv::Vec3f yuv) {
+  float y = (yuv[0] - 16.f) * 255.f / 219.f, u = (yuv[1] - 128.f) * 255.f / 224.f,
+        v = (yuv[2] - 128.f) * 255.f / 224.f;
+  return {y + 1.5748f * v, y - 0.1873f * u - 0.4681f * v, y + 1.8556f * u};
+}
+cv::Vec3f rgb_to_yuv(cv::Vec3f rgb) {
+  float y = 0.2126f * rgb[0] + 0.7152f * rgb[1] + 0.0722f * rgb[2];
+  float u = (rgb[2] - y) / 1.8556f, v = (rgb[0] - y) / 1.5748f;
+  return {16.f + y * 219.f / 255.f, 128.f + u * 224.f / 255.f, 128.f + v * 224.f / 255.f};
+}
+
+Profile parse(const nlohmann::json& j, const cv::Mat& png, const std::string& where) {
+  if (j.value("format", "") != "unmark-profile")
+    throw Error("detect", ErrorKind::input, "'" + where + "' is not an unmark profile");
+  if (png.empty() || png.channels() != 4)
+    throw Error("detect", ErrorKind::input, "the image of profile '" + where + "' is missing or not RGBA");
+  Profile p;
+  p.name = j.value("name", "");
+  p.reference_width = j.at("reference_width");
+  p.reference_height = j.at("reference_height");
+  p.learned_from = j.value("learned_from", "");
+  for (const auto& place : j.value("places", nlohmann::json::array()))
+    p.places.emplace_back(place.at("x").get<double>(), place.at("y").get<double>());
+  const double scale = png.depth() == CV_16U ? 1.0 / 65535.0 : 1.0 / 255.0;
+  p.alpha.create(png.rows, png.cols, CV_32F);
+  p.color.create(png.rows, png.cols, CV_32FC3);
+  for (int y = 0; y < png.rows; ++y)
+    for (int x = 0; x < png.cols; ++x) {
+      cv::Vec4d bgra;
+      if (png.depth() == CV_16U) bgra = cv::Vec4d(png.at<cv::Vec4w>(y, x));
+      else bgra = cv::Vec4d(png.at<cv::Vec4b>(y, x));
+      p.alpha.at<float>(y, x) = float(bgra[3] * scale);
+      p.color.at<cv::Vec3f>(y, x) =
+          rgb_to_yuv({float(bgra[2] * scale * 255), float(bgra[1] * scale * 255), float(bgra[0] * scale * 255)});
+    }
+  if (p.reference_width <= 0 || p.alpha.cols > p.reference_width)
+    throw Error("detect", ErrorKind::input, "profile '" + where + "' has a bad reference size");
+  return p;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("detect", ErrorKind::input, "cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+ScaledMark scale_profile(const Profile& profile, int frame_width) {
+  ScaledMark m;
+  m.scale = double(frame_width) / profile.reference_width;
+  int w = std::max(4, int(std::lround(profile.width() * m.scale)));
+  int h = std::max(2, int(std::lround(profile.height() * m.scale)));
+  int interp = m.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::resize(profile.alpha, m.alpha, {w, h}, 0, 0, interp);
+  cv::resize(profile.color, m.color, {w, h}, 0, 0, interp);
+  return m;
+}
+
+std::vector<std::string> builtin_profiles() {
+  std::vector<std::string> names;
+  for (const EmbeddedProfile& e : embedded_profiles()) names.push_back(e.name);
+  return names;
+}
+
+Profile load_profile(const std::string& name_or_path) {
+  for (const EmbeddedProfile& e : embedded_profiles()) {
+    if (name_or_path != e.name) continue;
+    cv::Mat png = cv::imdecode(cv::Mat(1, int(e.png_size), CV_8U, const_cast<unsigned char*>(e.png)),
+                               cv::IMREAD_UNCHANGED);
+    return parse(nlohmann::json::parse(e.json, e.json + e.json_size), png, e.name);
+  }
+  namespace fs = std::filesystem;
+  if (!fs::exists(name_or_path)) {
+    std::string names;
+    for (const auto& n : builtin_profiles()) names += (names.empty() ? "" : ", ") + n;
+    throw Error("cli", ErrorKind::usage,
+                "--profile '" + name_or_path + "' is neither a built-in profile (" + names +
+                    ") nor a file");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(name_or_path));
+  } catch (const nlohmann::json::exception&) {
+    throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile (not JSON)");
+  }
+  if (!j.is_object() || !j.contains("image"))
+    throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile");
+  fs::path png_path = fs::path(name_or_path).parent_path() / j["image"].get<std::string>();
+  cv::Mat png = cv::imread(png_path.string(), cv::IMREAD_UNCHANGED);
+  return parse(j, png, name_or_path);
+}
+
+void save_profile(const Profile& p, const std::string& json_path) {
+  namespace fs = std::filesystem;
+  fs::path json_file(json_path);
+  fs::path png_file = json_file;
+  png_file.replace_extension(".png");
+  cv::Mat png(p.alpha.rows, p.alpha.cols, CV_16UC4);
+  for (int y = 0; y < png.rows; ++y)
+    for (int x = 0; x < png.cols; ++x) {
+      cv::Vec3f rgb = yuv_to_rgb(p.color.at<cv::Vec3f>(y, x));
+      auto q = [](float v) { return cv::saturate_cast<uint16_t>(v / 255.f * 65535.f + 0.5f); };
+      png.at<cv::Vec4w>(y, x) = {q(rgb[2]), q(rgb[1]), q(rgb[0]),
+                                 cv::saturate_cast<uint16_t>(p.alpha.at<float>(y, x) * 65535.f + 0.5f)};
+    }
+  if (!cv::imwrite(png_file.string(), png))
+    throw Error("detect", ErrorKind::output, "cannot write '" + png_file.string() + "'");
+  nlohmann::json places = nlohmann::json::array();
+  for (const auto& pl : p.places) places.push_back({{"x", pl.x}, {"y", pl.y}});
+  nlohmann::json j = {{"format", "unmark-profile"},
+                      {"version", 1},
+                      {"name", p.name},
+                      {"image", png_file.filename().string()},
+                      {"reference_width", p.reference_width},
+                      {"reference_height", p.reference_height},
+                      {"mark_width", p.alpha.cols},
+                      {"mark_height", p.alpha.rows},
+                      {"relative_width", p.relative_width()},
+                      {"places", places},
+                      {"learned_from", p.learned_from}};
+  std::ofstream f(json_file);
+  f << j.dump(2) << "\n";
+  if (!f) throw Error("detect", ErrorKind::output, "cannot write '" + json_path + "'");
+}
+
+}  // namespace unmark

@@ -1,0 +1,47 @@
+// A watermark profile: the mark's appearance at a reference frame width, which is what lets the
+// detector find it and the remover undo its blend.
+//
+// On disk: NAME.json (this struct's fields, documented in profiles/README.md) beside NAME.png, a
+// 16-bit RGBA image of the mark at the reference size: RGB is the mark's colour, A its opacity.
+// Built-in profiles are compiled into the binary; `--profile NAME` finds those, a path loads a file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace unmark {
+
+struct Profile {
+  std::string name;
+  int reference_width = 0, reference_height = 0;  // frame size the mark was learned at
+  cv::Mat alpha;   // CV_32F, 0..1, the mark's size at the reference width
+  cv::Mat color;   // CV_32FC3, the mark's Y, U, V (8-bit scale, limited range), same size
+  // Where the mark's centre was seen, as fractions of the frame's width and height.
+  std::vector<cv::Point2d> places;
+  std::string learned_from;  // how it was made (the command), for the record
+
+  int width() const { return alpha.cols; }
+  int height() const { return alpha.rows; }
+  // The mark's width as a fraction of the frame width (it scales with the frame).
+  double relative_width() const { return double(alpha.cols) / reference_width; }
+};
+
+// The mark resampled for one frame size.
+struct ScaledMark {
+  cv::Mat alpha;  // CV_32F
+  cv::Mat color;  // CV_32FC3 (Y, U, V)
+  double scale = 1;  // frame pixels per reference pixel
+};
+ScaledMark scale_profile(const Profile& profile, int frame_width);
+
+// Loads a built-in profile by name ("sora2") or a profile file by path (NAME.json).
+// Throws Error{usage} for an unknown name, Error{input} for a file that is not a profile.
+Profile load_profile(const std::string& name_or_path);
+// Writes PATH (.json) and the PNG beside it. Throws Error{output}.
+void save_profile(const Profile& profile, const std::string& json_path);
+// Names of the built-in profiles.
+std::vector<std::string> builtin_profiles();
+
+}  // namespace unmark

@@ -1,0 +1,184 @@
+// Profile matching: normalized cross-correlation of the luma plane with the mark's expected
+// appearance, alpha * (colour - mid-grey).
+//
+// Why NCC on luma: a translucent mark adds alpha * (colour - background) to what is beneath it;
+// over any locally uniform background that is the template up to gain and offset, which NCC
+// ignores. Chroma adds little for a white mark and would cost another plane. Textured backgrounds
+// lower the score, hence two thresholds: a strict one to accept a mark found by search and a
+// looser one to keep following it where it was (and the tracker's verification around runs).
+//
+// Cost: the full search runs on the luma plane downscaled so the mark is ~40 px wide; a
+// verification is a few-pixel window at full resolution. A frame with the mark where it was last
+// costs one verification; a full search happens only on misses, at most every
+// `search_interval` frames, with the profile's known places checked on every miss.
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "detect/detector.h"
+#include "detect/profile.h"
+
+namespace unmark {
+namespace {
+
+constexpr int kSearchMarkWidth = 40;  // mark width in the downscaled search image, in pixels
+constexpr double kCoreThreshold = 0.55;  // the opaque core's correlation when the whole mark is weak
+
+// The frame's luma (or the part of it in `roi`) as an 8-bit cv::Mat without copying 8-bit data.
+cv::Mat luma(const Frame& frame, cv::Rect roi) {
+  PlaneView y = frame.plane(0);
+  if (!y.wide()) return cv::Mat(y.height, y.width, CV_8U, y.data, size_t(y.stride))(roi);
+  cv::Mat wide(y.height, y.width, CV_16U, y.data, size_t(y.stride));
+  cv::Mat narrow;
+  wide(roi).convertTo(narrow, CV_8U, 1.0 / double(1 << (y.bit_depth - 8)));
+  return narrow;
+}
+
+cv::Mat make_template(const cv::Mat& alpha, const cv::Mat& color) {
+  std::vector<cv::Mat> yuv;
+  cv::split(color, yuv);
+  cv::Mat t = alpha.mul(yuv[0] - 128.0f);
+  return t;
+}
+
+class ProfileDetector final : public Detector {
+ public:
+  ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
+      : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt) {
+    ScaledMark mark = scale_profile(profile, width);
+    full_template_ = make_template(mark.alpha, mark.color);
+    // The opaque core, the largest connected blob of alpha >= 0.75 (the Sora cloud, not its word):
+    // what is still there when a mark half fades.
+    cv::Mat labels, stats, centroids;
+    int n = cv::connectedComponentsWithStats(mark.alpha >= 0.75f, labels, stats, centroids, 8, CV_32S);
+    cv::Rect core;
+    for (int i = 1, best = 0; i < n; ++i) {
+      if (stats.at<int>(i, cv::CC_STAT_AREA) <= best) continue;
+      best = stats.at<int>(i, cv::CC_STAT_AREA);
+      core = {stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+              stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)};
+    }
+    if (core.width >= 6 && core.height >= 6 && core.area() < full_template_.total() * 9 / 10) {
+      core_rect_ = core;
+      core_template_ = full_template_(core).clone();
+    }
+    search_scale_ = std::min(1.0, double(kSearchMarkWidth) / full_template_.cols);
+    cv::resize(full_template_, small_template_, {}, search_scale_, search_scale_, cv::INTER_AREA);
+    for (const cv::Point2d& p : profile.places) places_.emplace_back(p.x * width, p.y * height);
+  }
+
+  std::string name() const override { return name_; }
+
+  std::vector<Mark> detect(const Frame& frame) override {
+    std::optional<Mark> followed;
+    if (last_) {
+      followed = verify(frame, last_->box);
+      if (followed && followed->confidence >= opt_.strong) {  // the cheap path: still there
+        last_ = followed;
+        return {*followed};
+      }
+      since_search_ = opt_.search_interval;  // weak or lost: search the whole frame at once
+    }
+    // Weak or lost: look at the known places, and the whole frame every few frames; a stronger
+    // mark elsewhere wins over a weak one followed (a mark half gone, or a false start).
+    std::optional<Mark> found = search_places(frame);
+    if ((!found || found->confidence < opt_.strong) && ++since_search_ >= opt_.search_interval) {
+      since_search_ = 0;
+      auto full = search_full(frame);
+      if (full && (!found || full->confidence > found->confidence)) found = full;
+    }
+    if (followed && (!found || followed->confidence >= found->confidence)) found = followed;
+    last_ = found;
+    if (!found) return {};
+    return {*found};
+  }
+
+  std::optional<Mark> verify(const Frame& frame, const Box& box) override {
+    const int r = std::max(3, full_template_.cols / 16);
+    Box area = box.grown(r).clipped(width_, height_);
+    if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
+    cv::Mat image = luma(frame, to_rect(area));
+    auto [score, peak] = best_match(image, full_template_);
+    cv::Point at = peak;
+    if (score < opt_.keep_threshold) return std::nullopt;
+    // A weak match is kept only if the mark's opaque core is really there (a mark half gone keeps
+    // its core; a smooth or textured background that happens to correlate does not).
+    if (score < opt_.threshold && !core_template_.empty()) {
+      // The whole template's peak drifts a few pixels once part of the mark is gone: search the
+      // core a little wider, and let it place the box.
+      const int slack = 3;
+      cv::Rect core_area(at.x + core_rect_.x - slack, at.y + core_rect_.y - slack,
+                         core_rect_.width + 2 * slack, core_rect_.height + 2 * slack);
+      core_area &= cv::Rect(0, 0, image.cols, image.rows);
+      if (core_area.width < core_template_.cols || core_area.height < core_template_.rows) return std::nullopt;
+      auto [core_score, core_at] = best_match(image(core_area), core_template_);
+      if (core_score < kCoreThreshold) return std::nullopt;
+      at = core_area.tl() + core_at - core_rect_.tl();
+    }
+    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(score)};
+  }
+
+ private:
+  static cv::Rect to_rect(const Box& b) { return {b.x, b.y, b.w, b.h}; }
+
+  static std::pair<double, cv::Point> best_match(const cv::Mat& image8, const cv::Mat& templ) {
+    cv::Mat image, result;
+    image8.convertTo(image, CV_32F);
+    cv::matchTemplate(image, templ, result, cv::TM_CCOEFF_NORMED);
+    double max_value;
+    cv::Point max_loc;
+    cv::minMaxLoc(result, nullptr, &max_value, nullptr, &max_loc);
+    if (!std::isfinite(max_value)) max_value = 0;  // a flat image window
+    return {max_value, max_loc};
+  }
+
+  // Search a downscaled area, then refine at full resolution.
+  std::optional<Mark> search_area(const Frame& frame, Box area) {
+    area = area.clipped(width_, height_);
+    if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
+    cv::Mat small;
+    cv::resize(luma(frame, to_rect(area)), small, {}, search_scale_, search_scale_, cv::INTER_AREA);
+    if (small.cols < small_template_.cols || small.rows < small_template_.rows) return std::nullopt;
+    auto [score, at] = best_match(small, small_template_);
+    if (score < opt_.threshold * 0.85) return std::nullopt;  // the coarse score runs a little lower
+    Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
+               full_template_.cols, full_template_.rows};
+    auto m = verify(frame, coarse.grown(int(std::ceil(1.0 / search_scale_))));
+    if (!m || m->confidence < opt_.threshold) return std::nullopt;
+    return m;
+  }
+
+  std::optional<Mark> search_places(const Frame& frame) {
+    std::optional<Mark> best;
+    for (const cv::Point2d& p : places_) {
+      Box around{int(p.x - full_template_.cols), int(p.y - full_template_.rows),
+                 2 * full_template_.cols, 2 * full_template_.rows};
+      auto m = search_area(frame, around);
+      if (m && (!best || m->confidence > best->confidence)) best = m;
+    }
+    return best;
+  }
+
+  std::optional<Mark> search_full(const Frame& frame) {
+    return search_area(frame, {0, 0, width_, height_});
+  }
+
+  std::string name_;
+  int width_, height_;
+  ProfileDetectorOptions opt_;
+  cv::Mat full_template_, small_template_, core_template_;
+  cv::Rect core_rect_;  // the core's place in the template
+  double search_scale_ = 1;
+  std::vector<cv::Point2d> places_;
+  std::optional<Mark> last_;
+  int since_search_ = 1 << 20;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> make_profile_detector(const Profile& profile, int frame_width,
+                                                int frame_height, const ProfileDetectorOptions& options) {
+  return std::make_unique<ProfileDetector>(profile, frame_width, frame_height, options);
+}
+
+}  // namespace unmark
