@@ -40,3 +40,82 @@ static void BM_MakeWritable1080p(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MakeWritable1080p);
+
+// ---- detection at 1080x1920 (one core) ---------------------------------------------------------
+#include <filesystem>
+
+#include <opencv2/imgproc.hpp>
+
+#include "detect/detector.h"
+#include "detect/profile.h"
+#include "io/frame_reader.h"
+
+namespace {
+
+// Frames of the shared Sora clip scaled to 1080x1920 (the mark scales with them), or none.
+const std::vector<Frame>& sora_frames_1080() {
+  static std::vector<Frame> frames = [] {
+    std::vector<Frame> out;
+    const std::string path = std::string(UNMARK_SHARED_DIR) + "/media/sora2_beach_480x872.mp4";
+    if (!std::filesystem::exists(path)) return out;
+    SwsContextPtr sws;
+    read_frames(path, [&](Frame& f) {
+      if (!sws)
+        sws.reset(sws_getContext(f.width(), f.height(), AVPixelFormat(f.av->format), 1080, 1920,
+                                 AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
+      Frame big;
+      big.index = f.index;
+      big.av = make_av_frame();
+      big.av->format = AV_PIX_FMT_YUV420P;
+      big.av->width = 1080;
+      big.av->height = 1920;
+      av_frame_get_buffer(big.av.get(), 0);
+      sws_scale(sws.get(), f.av->data, f.av->linesize, 0, f.height(), big.av->data, big.av->linesize);
+      out.push_back(std::move(big));
+      return out.size() < 300;
+    });
+    return out;
+  }();
+  return frames;
+}
+
+}  // namespace
+
+// The detector's per-frame cost over the whole clip at 1080x1920: mostly verification where the
+// mark was, a search at each jump.
+static void BM_DetectSora1080(benchmark::State& state) {
+  const auto& frames = sora_frames_1080();
+  if (frames.empty()) {
+    state.SkipWithError("../shared/media not present");
+    return;
+  }
+  Profile profile = load_profile("sora2");
+  int64_t found = 0;
+  for (auto _ : state) {
+    auto detector = make_profile_detector(profile, 1080, 1920);
+    for (const Frame& f : frames) found += !detector->detect(f).empty();
+  }
+  // items_per_second is frames per second: 1000 / it is the milliseconds per frame.
+  state.SetItemsProcessed(state.iterations() * int64_t(frames.size()));
+  state.counters["found_fraction"] = double(found) / double(state.iterations() * int64_t(frames.size()));
+}
+BENCHMARK(BM_DetectSora1080)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The worst case: a video without the mark, where every miss may search.
+static void BM_DetectNoMark1080(benchmark::State& state) {
+  AVFramePtr av = make_av_frame();
+  av->format = AV_PIX_FMT_YUV420P;
+  av->width = 1080;
+  av->height = 1920;
+  av_frame_get_buffer(av.get(), 0);
+  cv::Mat y(1920, 1080, CV_8U, av->data[0], size_t(av->linesize[0]));
+  cv::randu(y, 0, 255);
+  cv::GaussianBlur(y, y, {0, 0}, 3);
+  Frame f;
+  f.av = std::move(av);
+  Profile profile = load_profile("sora2");
+  auto detector = make_profile_detector(profile, 1080, 1920);
+  for (auto _ : state) benchmark::DoNotOptimize(detector->detect(f));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DetectNoMark1080)->Unit(benchmark::kMillisecond);

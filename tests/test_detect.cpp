@@ -15,6 +15,7 @@
 #include "io/frame_reader.h"
 #include "pipeline/pipeline.h"
 #include "support/media.h"
+#include "pipeline/detection.h"
 #include "track/tracker.h"
 
 using namespace unmark;
@@ -72,10 +73,12 @@ Profile true_profile(const MediaSpec& spec) {
   return p;
 }
 
-// Shared synthetic clip (made once per test run).
+// The synthetic clip, made once per test (ctest runs tests as parallel processes: each writes
+// its own copy).
 const std::string& synthetic_clip() {
   static const std::string path = [] {
-    std::string dir = temp_dir("detect_synthetic");
+    std::string dir = temp_dir(std::string("detect_synthetic_") +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::string p = dir + "/marked.mp4";
     write_media(p, synthetic_spec());
     return p;
@@ -344,4 +347,55 @@ TEST(Tracker, FillsAGapThatEndsInTheNextSegment) {
     EXPECT_EQ(out[i].frame.index, int64_t(i));
     ASSERT_EQ(out[i].marks.size(), 1u) << "frame " << i;
   }
+}
+
+// ---- auto: built-in profiles, then static-logo discovery --------------------------------------
+
+TEST(AutoDetection, DiscoversAStaticCornerLogo) {
+  std::string dir = temp_dir("auto_static");
+  MediaSpec spec;
+  spec.width = 360;
+  spec.height = 240;
+  spec.frames = 120;
+  spec.audio = false;
+  spec.crf = 8;
+  spec.overlay_w = 60;
+  spec.overlay_h = 20;
+  spec.overlay_alpha = synthetic_mark_alpha(spec.overlay_w, spec.overlay_h);
+  spec.overlay_places = {{290, 210}};  // bottom-right corner, the whole time
+  spec.overlay_period = 1000;
+  spec.overlay_gap = 0;
+  write_media(dir + "/logo.mp4", spec);
+  DetectionSettings settings;  // auto
+  DetectionChoice c = choose_detector(settings, dir + "/logo.mp4", spec.width, spec.height);
+  EXPECT_NE(c.description.find("discovered"), std::string::npos) << c.description;
+  RemoveJob job;
+  job.input = dir + "/logo.mp4";
+  job.output = dir + "/clean.mp4";
+  RunReport r = run_remove(job);
+  EXPECT_GE(r.frames_with_marks, 115);  // all but perhaps the very first frames
+  auto a = decode_video(job.input), b = decode_video(job.output);
+  ASSERT_EQ(b.size(), 120u);
+  // The logo's opaque disc is gone: the output there is far from the white of the mark.
+  Box disc{290 + 4, 210 + 4, 12, 12};
+  EXPECT_GT(mean_abs_diff_in(a[60], b[60], disc), 30.0);
+}
+
+TEST(AutoDetection, FindsNothingOnAMovingCleanClip) {
+  std::string dir = temp_dir("auto_clean");
+  MediaSpec spec;
+  spec.frames = 90;
+  spec.audio = false;
+  write_media(dir + "/clean.mp4", spec);
+  DetectionChoice c = choose_detector({}, dir + "/clean.mp4", spec.width, spec.height);
+  EXPECT_NE(c.description.find("none"), std::string::npos) << c.description;
+}
+
+TEST(SharedMedia, AutoPicksSoraOnTheSoraClipAndNothingOnTheCleanClip) {
+  std::string media = shared_media_dir();
+  if (media.empty()) GTEST_SKIP() << "../shared/media not present";
+  DetectionChoice sora = choose_detector({}, media + "/sora2_beach_480x872.mp4", 480, 872);
+  EXPECT_NE(sora.description.find("sora2"), std::string::npos) << sora.description;
+  DetectionChoice clean = choose_detector({}, media + "/clean_portrait_704x1280.mp4", 704, 1280);
+  EXPECT_NE(clean.description.find("none"), std::string::npos) << clean.description;
 }

@@ -23,7 +23,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
   };
   auto args = std::make_shared<Args>();
   sub->add_option("input", args->input, "Input video")->required();
-  sub->add_option("--detect", args->detection.mode, "auto, profile:NAME or regions")->default_val("auto");
+  sub->add_option("--detect", args->detection.mode, "auto, static, profile:NAME or regions")->default_val("auto");
   sub->add_option_function<std::string>(
       "--profile", [args](const std::string& p) { args->detection.mode = "profile:" + p; },
       "Use this profile (built-in name or .json)");
@@ -67,7 +67,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
     VideoInfo info = read_frames(args->input, [&](Frame& f) {
       if (!detector) {
         validate_regions(args->detection.regions, f.width(), f.height());
-        DetectionChoice c = choose_detector(args->detection, f.width(), f.height());
+        DetectionChoice c = choose_detector(args->detection, args->input, f.width(), f.height());
         detector = std::move(c.detector);
         description = c.description;
         assembler = std::make_unique<SegmentAssembler>(args->segment, *detector);

@@ -60,7 +60,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
                   "(repeatable)")
       ->take_all();
   sub->add_option("--detect", job.detection.mode,
-                  "How to find the mark: auto (built-in profiles), profile:NAME, regions")
+                  "How to find the mark: auto (built-in profiles, then static-logo discovery), static, profile:NAME, regions")
       ->default_val("auto")
       ->envname("UNMARK_DETECT");
   sub->add_option_function<std::string>(

@@ -78,6 +78,7 @@ std::vector<LearnFrame> read_video(const std::string& path, const LearnOptions& 
       lf.v = lf.u.clone();
     }
     frames.push_back(std::move(lf));
+    if (opt.max_read_frames > 0 && index >= opt.max_read_frames) return false;
     if (int(frames.size()) >= opt.max_frames * 2) {
       // Too many: keep every other one and sample half as often from now on.
       std::vector<LearnFrame> kept;
@@ -246,6 +247,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
            cv::Rect({0, 0}, work_size);
   };
   double best_score = -1;
+  int best_found = 0;
   cv::Mat reference, reference_edges;
   cv::Rect ref_box;
   for (const Window& cand : distinct) {
@@ -272,12 +274,16 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
                cand.box.height, cand.box.x, cand.box.y, found, means.size(), places.size());
     if (score > best_score) {
       best_score = score;
+      best_found = found;
       reference = templ;
       reference_edges = small;
       ref_box = box;
     }
   }
-  if (reference.empty()) throw Error("learn", ErrorKind::input, "no persistent mark found");
+  rep.windows_total = int(means.size());
+  if (reference.empty() || best_found < opt.min_window_share * double(means.size()))
+    throw Error("learn", ErrorKind::input,
+                "no persistent mark found: no pattern of edges stayed in place in most of the video");
 
   // Place the reference in every frame: coarse position from its window's mean, then checked and
   // refined (+-2 px) on the frame itself, so frames around a jump (mark gone) are left out.

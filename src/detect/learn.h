@@ -16,11 +16,16 @@ struct LearnOptions {
   int max_frames = 360;      // frames used per video, spread evenly (memory is bounded by this)
   int max_width = 540;       // frames wider than this are scaled down to it for learning
   int window = 16;           // frames over which an edge must persist to count as the mark's
+  int max_read_frames = 0;   // stop reading a video after this many frames (0: read it all)
+  // The share of windows the mark must be found in. An overlay is there nearly all the time;
+  // discovery on an unknown video asks for more than learning from videos known to carry a mark.
+  double min_window_share = 0.3;
 };
 
 struct LearnReport {
   int frames_used = 0;       // frames whose observations went into the estimate
   int windows_found = 0;     // windows in which the mark was located
+  int windows_total = 0;
   std::vector<std::string> notes;
 };
 

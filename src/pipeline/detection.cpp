@@ -1,12 +1,69 @@
 #include "pipeline/detection.h"
 
+#include <optional>
+
 #include "core/error.h"
 #include "core/log.h"
+#include "detect/learn.h"
 #include "detect/profile.h"
+#include "io/frame_reader.h"
 
 namespace unmark {
 
-DetectionChoice choose_detector(const DetectionSettings& s, int width, int height) {
+namespace {
+
+constexpr int kProfileSampleFrames = 30;     // the first second: enough to see a Sora mark
+constexpr double kProfileSampleShare = 0.2;  // share of those in which it must be found
+constexpr int kDiscoveryFrames = 450;        // ~15 s read for static-logo discovery
+
+// Share of the first frames of `input` in which `profile`'s mark is found.
+double found_share(const Profile& profile, const std::string& input, int width, int height) {
+  auto detector = make_profile_detector(profile, width, height);
+  int frames = 0, found = 0;
+  read_frames(input, [&](Frame& f) {
+    found += !detector->detect(f).empty();
+    return ++frames < kProfileSampleFrames;
+  });
+  return frames ? double(found) / frames : 0.0;
+}
+
+std::optional<Profile> discover(const std::string& input) {
+  LearnOptions opt;
+  opt.name = "discovered";
+  opt.max_frames = 120;  // frames kept (memory): read 450, keep at most ~240
+  opt.max_read_frames = kDiscoveryFrames;
+  opt.min_window_share = 0.8;  // unknown video: only a mark present nearly all the time counts
+  try {
+    return learn_profile({input}, opt);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::input) throw;
+    log_for("detect")->info("static-logo discovery: {}", e.what());
+    return std::nullopt;
+  }
+}
+
+DetectionChoice from_profile(const Profile& profile, int width, int height, const std::string& why) {
+  DetectionChoice c;
+  c.detector = make_profile_detector(profile, width, height);
+  c.automatic = true;
+  c.description = "profile " + profile.name + " (" + std::to_string(profile.width()) + "x" +
+                  std::to_string(profile.height()) + " at width " +
+                  std::to_string(profile.reference_width) + ")" + why;
+  return c;
+}
+
+DetectionChoice nothing(const std::string& why) {
+  DetectionChoice c;
+  c.detector = make_region_detector({});
+  c.automatic = true;
+  c.description = "none (" + why + ")";
+  return c;
+}
+
+}  // namespace
+
+DetectionChoice choose_detector(const DetectionSettings& s, const std::string& input, int width,
+                                int height) {
   auto log = log_for("detect");
   DetectionChoice c;
   if (!s.regions.empty() && (s.mode == "auto" || s.mode == "regions")) {
@@ -14,17 +71,28 @@ DetectionChoice choose_detector(const DetectionSettings& s, int width, int heigh
     c.description = "regions (" + std::to_string(s.regions.size()) + " given)";
   } else if (s.mode == "regions") {
     throw Error("cli", ErrorKind::usage, "--detect regions needs --region x,y,w,h");
-  } else if (s.mode == "auto" || s.mode.rfind("profile:", 0) == 0) {
-    std::string name = s.mode == "auto" ? "sora2" : s.mode.substr(8);
-    Profile profile = load_profile(name);
-    c.detector = make_profile_detector(profile, width, height);
-    c.automatic = true;
-    c.description = "profile " + profile.name + " (" + std::to_string(profile.width()) + "x" +
-                    std::to_string(profile.height()) + " at width " +
-                    std::to_string(profile.reference_width) + ")";
+  } else if (s.mode.rfind("profile:", 0) == 0) {
+    c = from_profile(load_profile(s.mode.substr(8)), width, height, "");
+  } else if (s.mode == "auto" || s.mode == "static") {
+    if (s.mode == "auto") {
+      for (const std::string& name : builtin_profiles()) {
+        Profile profile = load_profile(name);
+        double share = found_share(profile, input, width, height);
+        log->info("auto: profile {} found in {:.0f}% of the first {} frames", name, share * 100,
+                  kProfileSampleFrames);
+        if (share >= kProfileSampleShare) {
+          c = from_profile(profile, width, height, ", chosen by auto");
+          break;
+        }
+      }
+    }
+    if (!c.detector) {
+      if (auto found = discover(input)) c = from_profile(*found, width, height, ", discovered as a static logo");
+      else c = nothing("no built-in profile matched and no static logo was found");
+    }
   } else {
     throw Error("cli", ErrorKind::usage,
-                "--detect '" + s.mode + "' is not known (choose auto, profile:NAME or regions)");
+                "--detect '" + s.mode + "' is not known (choose auto, static, profile:NAME or regions)");
   }
   log->info("using {}", c.description);
   return c;

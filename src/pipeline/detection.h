@@ -12,7 +12,7 @@
 namespace unmark {
 
 struct DetectionSettings {
-  std::string mode = "auto";          // auto | profile:NAME_OR_PATH | regions
+  std::string mode = "auto";          // auto | profile:NAME_OR_PATH | static | regions
   std::vector<TimedRegion> regions;   // mode "regions" (and "auto" when given)
 };
 
@@ -22,7 +22,11 @@ struct DetectionChoice {
   std::string description;
 };
 
-// Throws Error{usage} for a bad mode or an unknown profile.
-DetectionChoice choose_detector(const DetectionSettings& settings, int frame_width, int frame_height);
+// Throws Error{usage} for a bad mode or an unknown profile. `input` is read (its start) for auto
+// and static: auto checks the built-in profiles on the first second, then tries discovery
+// (a static logo learned from the first ~15 s); static runs discovery alone. When nothing is
+// found the detector finds nothing (the output is a plain transcode).
+DetectionChoice choose_detector(const DetectionSettings& settings, const std::string& input,
+                                int frame_width, int frame_height);
 
 }  // namespace unmark

@@ -168,7 +168,7 @@ class RemovePipeline {
         if (e.name == job_.encoder.name && !e.available)
           throw Error("encode", ErrorKind::unsupported, e.name + " is not available: " + e.reason);
     }
-    DetectionChoice detection = choose_detector(job_.detection, par->width, par->height);
+    DetectionChoice detection = choose_detector(job_.detection, job_.input, par->width, par->height);
     detector_ = std::move(detection.detector);
     report_.detector = detection.description;
     RemoverOptions remover_options = job_.remover_options;

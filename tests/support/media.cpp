@@ -32,6 +32,12 @@ int texture(int x, int y, int t, int plane) {
   return std::clamp(int(v), 16, 235);
 }
 
+// libav's encoders (x264) print their settings at info level; tests want errors only.
+const bool quiet_libav = [] {
+  av_log_set_level(AV_LOG_ERROR);
+  return true;
+}();
+
 }  // namespace
 
 std::vector<float> synthetic_mark_alpha(int w, int h) {
