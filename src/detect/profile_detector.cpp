@@ -22,7 +22,8 @@ namespace unmark {
 namespace {
 
 constexpr int kSearchMarkWidth = 40;  // mark width in the downscaled search image, in pixels
-constexpr double kCoreThreshold = 0.55;  // the opaque core's correlation when the whole mark is weak
+constexpr double kCoreThreshold = 0.55;
+constexpr int kVerifyHalfFrom = 60;  // marks at least twice this wide are verified at half size first  // the opaque core's correlation when the whole mark is weak
 
 // The frame's luma (or the part of it in `roi`) as an 8-bit cv::Mat without copying 8-bit data.
 cv::Mat luma(const Frame& frame, cv::Rect roi) {
@@ -63,6 +64,8 @@ class ProfileDetector final : public Detector {
       core_template_ = full_template_(core).clone();
     }
     search_scale_ = std::min(1.0, double(kSearchMarkWidth) / full_template_.cols);
+    if (full_template_.cols >= 2 * kVerifyHalfFrom)
+      cv::resize(full_template_, half_template_, {}, 0.5, 0.5, cv::INTER_AREA);
     cv::resize(full_template_, small_template_, {}, search_scale_, search_scale_, cv::INTER_AREA);
     for (const cv::Point2d& p : profile.places) places_.emplace_back(p.x * width, p.y * height);
   }
@@ -77,13 +80,16 @@ class ProfileDetector final : public Detector {
         last_ = followed;
         return {*followed};
       }
-      since_search_ = opt_.search_interval;  // weak or lost: search the whole frame at once
+      if (!followed) since_search_ = opt_.search_interval;  // lost: search at once
     }
-    // Weak or lost: look at the known places, and the whole frame every few frames; a stronger
-    // mark elsewhere wins over a weak one followed (a mark half gone, or a false start).
-    std::optional<Mark> found = search_places(frame);
+    // Weak or lost: look at the known places and the whole frame (every few frames while a weak
+    // mark is still followed); a stronger mark elsewhere wins over a weak one followed (a mark
+    // half gone, or a false start).
+    std::optional<Mark> found;
+    if (!followed) found = search_places(frame);
     if ((!found || found->confidence < opt_.strong) && ++since_search_ >= opt_.search_interval) {
       since_search_ = 0;
+      if (followed) found = search_places(frame);
       auto full = search_full(frame);
       if (full && (!found || full->confidence > found->confidence)) found = full;
     }
@@ -98,8 +104,27 @@ class ProfileDetector final : public Detector {
     Box area = box.grown(r).clipped(width_, height_);
     if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
     cv::Mat image = luma(frame, to_rect(area));
-    auto [score, peak] = best_match(image, full_template_);
-    cv::Point at = peak;
+    cv::Point at;
+    double score;
+    if (!half_template_.empty()) {
+      // A large mark: find it at half resolution, then refine +-1 px at full resolution (the
+      // full-resolution match over the whole window costs ~10x more).
+      cv::Mat half;
+      cv::resize(image, half, {}, 0.5, 0.5, cv::INTER_AREA);
+      if (half.cols < half_template_.cols || half.rows < half_template_.rows) return std::nullopt;
+      auto [coarse_score, coarse_at] = best_match(half, half_template_);
+      if (coarse_score < opt_.keep_threshold * 0.8) return std::nullopt;
+      cv::Rect fine(coarse_at.x * 2 - 2, coarse_at.y * 2 - 2, full_template_.cols + 4, full_template_.rows + 4);
+      fine &= cv::Rect(0, 0, image.cols, image.rows);
+      if (fine.width < full_template_.cols || fine.height < full_template_.rows) return std::nullopt;
+      auto [fine_score, fine_at] = best_match(image(fine), full_template_);
+      score = fine_score;
+      at = fine.tl() + fine_at;
+    } else {
+      auto [full_score, full_at] = best_match(image, full_template_);
+      score = full_score;
+      at = full_at;
+    }
     if (score < opt_.keep_threshold) return std::nullopt;
     // A weak match is kept only if the mark's opaque core is really there (a mark half gone keeps
     // its core; a smooth or textured background that happens to correlate does not).
@@ -166,7 +191,7 @@ class ProfileDetector final : public Detector {
   std::string name_;
   int width_, height_;
   ProfileDetectorOptions opt_;
-  cv::Mat full_template_, small_template_, core_template_;
+  cv::Mat full_template_, small_template_, half_template_, core_template_;
   cv::Rect core_rect_;  // the core's place in the template
   double search_scale_ = 1;
   std::vector<cv::Point2d> places_;
