@@ -399,3 +399,37 @@ TEST(SharedMedia, AutoPicksSoraOnTheSoraClipAndNothingOnTheCleanClip) {
   DetectionChoice clean = choose_detector({}, media + "/clean_portrait_704x1280.mp4", 704, 1280);
   EXPECT_NE(clean.description.find("none"), std::string::npos) << clean.description;
 }
+
+TEST(Learn, MergesVideosOfDifferentSizes) {
+  // The same mark in two videos, the second a third larger (the mark scales with the frame).
+  std::string dir = temp_dir("learn_two_videos");
+  MediaSpec small = synthetic_spec();
+  small.frames = 90;
+  MediaSpec large = synthetic_spec();
+  large.frames = 90;
+  large.width = 480;
+  large.height = 320;
+  large.overlay_w = 96;
+  large.overlay_h = 32;
+  large.overlay_alpha = synthetic_mark_alpha(large.overlay_w, large.overlay_h);
+  large.overlay_places = {{30, 30}, {360, 150}};
+  write_media(dir + "/small.mp4", small);
+  write_media(dir + "/large.mp4", large);
+  LearnReport report;
+  Profile p = learn_profile({dir + "/small.mp4", dir + "/large.mp4"}, {}, &report);
+  EXPECT_EQ(p.reference_width, 360);          // the first video's width
+  EXPECT_GT(report.frames_used, 120);         // observations from both videos
+  EXPECT_NEAR(p.width(), 62, 4);              // the opaque-enough extent of the 72 px mark
+  // Places as fractions of the frame: the large video's two coincide with the small one's first
+  // two ((78/480, 46/320) ~ (56/360, 32/240); (408/480, 166/320) ~ (306/360, 122/240)).
+  EXPECT_EQ(p.places.size(), 3u);
+  // The merged profile finds the mark in the large video at its own scale.
+  auto found = detect_all(dir + "/large.mp4", p);
+  int tp = 0, fn = 0;
+  for (int i = 0; i < large.frames; ++i) {
+    bool present = overlay_place_at(large, i).first >= 0;
+    tp += present && found[size_t(i)];
+    fn += present && !found[size_t(i)];
+  }
+  EXPECT_GE(double(tp) / (tp + fn), 0.97);
+}
