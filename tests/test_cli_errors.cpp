@@ -246,9 +246,11 @@ TEST_F(CliErrors, InterruptLeavesNothing) {
   spec.frames = 300;
   spec.audio = false;
   write_media(in, spec);
-  // Ctrl-C a moment into the run: exit 130, no output, no temporary file.
+  // Ctrl-C once the run is under way (its temporary output exists; before that, a background job
+  // of a non-interactive shell may still ignore SIGINT): exit 130, no output, no temporary file.
   auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 10,10,50,50 --preset placebo & pid=$!; "
-                   "sleep 0.7; kill -INT $pid; wait $pid; exit $?");
+                   "for i in $(seq 200); do [ -e " + dir + "/.out.mp4.unmark-$pid.part ] && break; sleep 0.05; done; "
+                   "sleep 0.2; kill -INT $pid; wait $pid; exit $?");
   EXPECT_EQ(r.exit_code, 130) << r.err;
   EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;
   expect_clean(dir, out);

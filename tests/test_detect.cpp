@@ -433,3 +433,57 @@ TEST(Learn, MergesVideosOfDifferentSizes) {
   }
   EXPECT_GE(double(tp) / (tp + fn), 0.97);
 }
+
+// ---- removal with the profile: reverse alpha blending vs inpainting, against ground truth -------
+
+namespace {
+bool inside_box(int x, int y, const void* ctx) { return static_cast<const Box*>(ctx)->contains(x, y); }
+}  // namespace
+
+TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
+  std::string dir = temp_dir("deblend_truth");
+  MediaSpec marked = synthetic_spec();
+  marked.frames = 60;
+  MediaSpec clean = marked;
+  clean.overlay_alpha.clear();
+  write_media(dir + "/marked.mp4", marked);
+  write_media(dir + "/clean.mp4", clean);
+  save_profile(true_profile(marked), dir + "/truth.json");
+
+  auto run = [&](const std::string& remover) {
+    RemoveJob job;
+    job.input = dir + "/marked.mp4";
+    job.output = dir + "/out_" + remover + ".mp4";
+    job.detection.mode = "profile:" + dir + "/truth.json";
+    job.remover = remover;
+    job.encoder.crf = 10;
+    RunReport r = run_remove(job);
+    EXPECT_EQ(r.remover, remover);
+    return decode_video(job.output);
+  };
+  auto truth = decode_video(dir + "/clean.mp4"), input = decode_video(dir + "/marked.mp4");
+  auto deblended = run("deblend"), inpainted = run("inpaint");
+  ASSERT_EQ(deblended.size(), truth.size());
+  // The translucent part only (the bars right of the disc), and the whole mark.
+  double word_in = 0, word_deblend = 0, word_inpaint = 0, mark_deblend = 0, mark_inpaint = 0;
+  int n = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    auto [x, y] = overlay_place_at(marked, int(i));
+    if (x < 0) continue;
+    Box word{x + 28, y + 5, 36, 14};
+    Box mark{x, y, marked.overlay_w, marked.overlay_h};
+    word_in += psnr(input[i], truth[i], inside_box, &word);
+    word_deblend += psnr(deblended[i], truth[i], inside_box, &word);
+    word_inpaint += psnr(inpainted[i], truth[i], inside_box, &word);
+    mark_deblend += psnr(deblended[i], truth[i], inside_box, &mark);
+    mark_inpaint += psnr(inpainted[i], truth[i], inside_box, &mark);
+    ++n;
+  }
+  word_in /= n, word_deblend /= n, word_inpaint /= n, mark_deblend /= n, mark_inpaint /= n;
+  std::printf("PSNR vs clean, translucent part: input %.1f dB, inpaint %.1f dB, deblend %.1f dB; "
+              "whole mark: inpaint %.1f dB, deblend %.1f dB\n",
+              word_in, word_inpaint, word_deblend, mark_inpaint, mark_deblend);
+  EXPECT_GE(word_deblend, 35.0);                 // the real pixels are back
+  EXPECT_GT(word_deblend, word_inpaint + 3.0);  // and much better than painting over them
+  EXPECT_GT(mark_deblend, mark_inpaint);
+}

@@ -66,7 +66,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option_function<std::string>(
       "--profile", [args](const std::string& p) { args->job.detection.mode = "profile:" + p; },
       "Use this profile (a built-in name such as sora2, or a profile .json)");
-  sub->add_option("--remove", job.remover, "Remover: auto, inpaint")
+  sub->add_option("--remove", job.remover, "Remover: auto (inpaint), inpaint, deblend (reverse alpha blending with the profile)")
       ->default_val("auto")
       ->envname("UNMARK_REMOVE");
   sub->add_option("--feather", job.remover_options.feather,

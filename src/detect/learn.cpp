@@ -400,7 +400,12 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
   // Crop to the mark (alpha above noise), one pixel of margin.
   cv::Mat significant = alpha > 0.06f;
   cv::Rect tight = cv::boundingRect(significant);
-  if (tight.area() == 0) throw Error("learn", ErrorKind::input, "the estimated mark is empty");
+  // A speck, or a faint haze, is not a mark: what was followed was scenery the fit explained away.
+  const double mean_alpha = tight.area() ? cv::mean(alpha(tight))[0] : 0.0;
+  if (tight.width < std::max(12, work_size.width / 50) || tight.height < 6 || mean_alpha < 0.1)
+    throw Error("learn", ErrorKind::input,
+                "no persistent mark found: the estimate is empty or a speck (" +
+                    std::to_string(tight.width) + "x" + std::to_string(tight.height) + ")");
   tight.x = std::max(0, tight.x - 1);
   tight.y = std::max(0, tight.y - 1);
   tight.width = std::min(ref_box.width - tight.x, tight.width + 2);

@@ -46,7 +46,9 @@ class ProfileDetector final : public Detector {
  public:
   ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
       : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt) {
-    ScaledMark mark = scale_profile(profile, width);
+    auto scaled = std::make_shared<ScaledMark>(scale_profile(profile, width));
+    const ScaledMark& mark = *scaled;
+    appearance_ = scaled;
     full_template_ = make_template(mark.alpha, mark.color);
     // The opaque core, the largest connected blob of alpha >= 0.75 (the Sora cloud, not its word):
     // what is still there when a mark half fades.
@@ -140,7 +142,8 @@ class ProfileDetector final : public Detector {
       if (core_score < kCoreThreshold) return std::nullopt;
       at = core_area.tl() + core_at - core_rect_.tl();
     }
-    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(score)};
+    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(score),
+                appearance_};
   }
 
  private:
@@ -189,6 +192,7 @@ class ProfileDetector final : public Detector {
   }
 
   std::string name_;
+  std::shared_ptr<const ScaledMark> appearance_;
   int width_, height_;
   ProfileDetectorOptions opt_;
   cv::Mat full_template_, small_template_, half_template_, core_template_;

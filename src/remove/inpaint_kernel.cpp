@@ -29,7 +29,8 @@ constexpr int kRelaxSweeps = 6;
 struct Level {
   int w = 0, h = 0;
   std::vector<float> value, weight;
-  Box unknown;  // the rectangle of cells not fully known (the box, subsampled outward)
+  std::vector<uint8_t> fixed;  // cells fully known after the pull: relaxation leaves them alone
+  Box unknown;  // the rectangle holding the cells not fully known (the box, subsampled outward)
 };
 
 // Jacobi sweeps of the 5-point Laplacian over `r`; a missing neighbour at the level's edge counts
@@ -54,14 +55,21 @@ void relax(Level& level, Box r, int sweeps, std::vector<float>& scratch) {
         out[x] = 0.25f * (left + right + up[x] + down[x]);
       }
     }
-    for (int y = r.y; y < r.bottom(); ++y)
-      std::copy_n(scratch.data() + size_t(y - r.y) * r.w, r.w, v + size_t(y) * w + r.x);
+    const uint8_t* fixed = level.fixed.data();
+    for (int y = r.y; y < r.bottom(); ++y) {
+      const float* src = scratch.data() + size_t(y - r.y) * r.w;
+      float* dst = v + size_t(y) * w + r.x;
+      const uint8_t* keep = fixed + size_t(y) * w + r.x;
+      for (int x = 0; x < r.w; ++x)
+        if (!keep[x]) dst[x] = src[x];
+    }
   }
 }
 
 template <class T>
 void inpaint_impl(T* data, std::ptrdiff_t stride, int width, int height, Box box, int feather,
-                  int max_value) {
+                  int max_value, const uint8_t* mask = nullptr, std::ptrdiff_t mask_stride = 0) {
+  const Box given = box;  // the mask's frame of reference (before clipping)
   box = box.clipped(width, height);
   if (box.empty()) return;
   const int margin = std::clamp(std::min(box.w, box.h) / 4, 2, 8);
@@ -79,16 +87,22 @@ void inpaint_impl(T* data, std::ptrdiff_t stride, int width, int height, Box box
   base.value.assign(size_t(work.w) * work.h, 0.f);
   base.weight.assign(size_t(work.w) * work.h, 0.f);
   bool any_known = false;
+  auto unknown = [&](int fx, int fy) {
+    if (!box.contains(fx, fy)) return false;
+    return !mask || mask[(fy - given.y) * mask_stride + (fx - given.x)] != 0;
+  };
   for (int y = 0; y < work.h; ++y) {
     const T* src = row(work.y + y) + work.x;
     for (int x = 0; x < work.w; ++x) {
-      if (box.contains(work.x + x, work.y + y)) continue;
+      if (unknown(work.x + x, work.y + y)) continue;
       base.value[size_t(y) * work.w + x] = float(src[x]);
       base.weight[size_t(y) * work.w + x] = 1.f;
       any_known = true;
     }
   }
   if (!any_known) return;  // the box is the whole plane: nothing to interpolate from
+  base.fixed.resize(base.weight.size());
+  for (size_t i = 0; i < base.weight.size(); ++i) base.fixed[i] = base.weight[i] >= 1.f;
 
   // Pull: weighted averages down to a level where every cell is known.
   for (;;) {
@@ -118,6 +132,8 @@ void inpaint_impl(T* data, std::ptrdiff_t stride, int width, int height, Box box
         coarse.value[o] = sw > 0 ? sv / sw : 0.f;
       }
     }
+    coarse.fixed.resize(coarse.weight.size());
+    for (size_t i = 0; i < coarse.weight.size(); ++i) coarse.fixed[i] = coarse.weight[i] >= 1.f;
     pyramid.push_back(std::move(coarse));
   }
 
@@ -156,7 +172,12 @@ void inpaint_impl(T* data, std::ptrdiff_t stride, int width, int height, Box box
   for (int y = 0; y < box.h; ++y) {
     T* dst = row(box.y + y) + box.x;
     for (int x = 0; x < box.w; ++x) {
-      int d = 1 << 30;
+      if (mask && !unknown(box.x + x, box.y + y)) continue;
+      int d = mask ? (1 << 30) : (1 << 30) - 1;  // a masked fill has no box edge to feather
+      if (mask) {
+        dst[x] = T(std::clamp(int(std::lround(v[size_t(by0 + y) * work.w + bx0 + x])), 0, max_value));
+        continue;
+      }
       if (open_left) d = std::min(d, x);
       if (open_right) d = std::min(d, box.w - 1 - x);
       if (open_top) d = std::min(d, y);
@@ -180,6 +201,16 @@ void inpaint_box(uint8_t* data, std::ptrdiff_t stride, int width, int height, Bo
 void inpaint_box(uint16_t* data, std::ptrdiff_t stride, int width, int height, Box box, int feather,
                  int max_value) {
   inpaint_impl<uint16_t>(data, stride, width, height, box, feather, max_value);
+}
+
+void inpaint_mask(uint8_t* data, std::ptrdiff_t stride, int width, int height, Box box,
+                  const uint8_t* mask, std::ptrdiff_t mask_stride) {
+  inpaint_impl<uint8_t>(data, stride, width, height, box, 0, 255, mask, mask_stride);
+}
+
+void inpaint_mask(uint16_t* data, std::ptrdiff_t stride, int width, int height, Box box,
+                  const uint8_t* mask, std::ptrdiff_t mask_stride, int max_value) {
+  inpaint_impl<uint16_t>(data, stride, width, height, box, 0, max_value, mask, mask_stride);
 }
 
 }  // namespace unmark

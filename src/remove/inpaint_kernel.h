@@ -17,4 +17,11 @@ void inpaint_box(uint8_t* data, std::ptrdiff_t stride, int width, int height, Bo
 void inpaint_box(uint16_t* data, std::ptrdiff_t stride, int width, int height, Box box, int feather,
                  int max_value);
 
+// The same fill for only the samples of `box` whose `mask` byte is non-zero (mask: box.w x box.h,
+// row stride mask_stride); the others, and everything outside the box, are known and kept.
+void inpaint_mask(uint8_t* data, std::ptrdiff_t stride, int width, int height, Box box,
+                  const uint8_t* mask, std::ptrdiff_t mask_stride);
+void inpaint_mask(uint16_t* data, std::ptrdiff_t stride, int width, int height, Box box,
+                  const uint8_t* mask, std::ptrdiff_t mask_stride, int max_value);
+
 }  // namespace unmark

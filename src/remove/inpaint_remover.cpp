@@ -15,20 +15,7 @@ class InpaintRemover final : public Remover {
     for (SegmentFrame& sf : segment) {
       if (sf.marks.empty()) continue;
       sf.frame.make_writable();
-      for (const Mark& mark : sf.marks) {
-        const Box grown = mark.box.grown(std::max(0, options_.margin))
-                              .clipped(sf.frame.width(), sf.frame.height());
-        for (int p = 0; p < sf.frame.plane_count(); ++p) {
-          PlaneView plane = sf.frame.plane(p);
-          Box box = grown.subsampled(plane.shift_x, plane.shift_y);
-          int feather = options_.feather >> std::max(plane.shift_x, plane.shift_y);
-          if (plane.wide())
-            inpaint_box(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width,
-                        plane.height, box, feather, plane.max_value());
-          else
-            inpaint_box(plane.data, plane.stride, plane.width, plane.height, box, feather);
-        }
-      }
+      for (const Mark& mark : sf.marks) inpaint_mark(sf.frame, mark, options_);
     }
   }
 
@@ -37,6 +24,20 @@ class InpaintRemover final : public Remover {
 };
 
 }  // namespace
+
+void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options) {
+  const Box grown = mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
+  for (int p = 0; p < frame.plane_count(); ++p) {
+    PlaneView plane = frame.plane(p);
+    Box box = grown.subsampled(plane.shift_x, plane.shift_y);
+    int feather = options.feather >> std::max(plane.shift_x, plane.shift_y);
+    if (plane.wide())
+      inpaint_box(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height,
+                  box, feather, plane.max_value());
+    else
+      inpaint_box(plane.data, plane.stride, plane.width, plane.height, box, feather);
+  }
+}
 
 std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options) {
   if (options.feather < 0)

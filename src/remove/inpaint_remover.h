@@ -8,6 +8,11 @@
 namespace unmark {
 
 std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options);
+// Inpaints one mark's box (grown by options.margin, clipped) on every plane of a writable frame.
+void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options);
+// Reverse alpha blending where a profile gives the mark's alpha; inpainting where it is nearly
+// opaque, and for marks without a profile.
+std::unique_ptr<Remover> make_deblend_remover(const RemoverOptions& options);
 // Draws each mark's box (a two-pixel white and black frame) instead of removing it.
 std::unique_ptr<Remover> make_outline_remover(const RemoverOptions& options);
 

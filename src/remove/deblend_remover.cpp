@@ -1,0 +1,116 @@
+// Reverse alpha blending: undo the mark where it is translucent, paint only where it is not.
+//
+// A mark composited with opacity a and colour C leaves observed = a*C + (1-a)*original, so
+// original = (observed - a*C) / (1-a): the real pixels come back exactly, up to compression noise
+// amplified by 1/(1-a), and so is any error in the profile's alpha and colour. Above kOpaque that
+// amplification (2.5x and more) makes the recovered pixel worse than a good guess for a learned
+// profile, so those pixels are inpainted from the recovered ones around them, as
+// are clipped samples (a saturated observation says only "at least this bright"). Blending is
+// affine, so the same holds in Y, U and V; chroma uses the alpha and colour averaged over the
+// luma samples each chroma sample covers. A frame's box is the profile's size, so the alpha lines
+// up with it pixel for pixel (the detector aligns to the pixel; sub-pixel alignment is future work).
+#include <opencv2/imgproc.hpp>
+
+#include "detect/profile.h"
+#include "remove/inpaint_kernel.h"
+#include "remove/inpaint_remover.h"
+
+namespace unmark {
+namespace {
+
+constexpr float kOpaque = 0.6f;     // at or above: inpaint instead of undoing the blend
+constexpr float kVisible = 0.004f;  // below: the mark left no trace to undo
+constexpr float kClipped = 0.985f;  // observed at or above this share of full scale: clipped
+
+// The mark's alpha and alpha-weighted colour channel over `pb` of a plane subsampled by (sx, sy),
+// for a mark whose luma box is `box`.
+void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx, int sy, int channel,
+                      cv::Mat& alpha, cv::Mat& color) {
+  std::vector<cv::Mat> yuv;
+  cv::split(m.color, yuv);
+  if (sx == 0 && sy == 0) {
+    alpha = m.alpha;
+    color = yuv[size_t(channel)];
+    return;
+  }
+  // Luma-resolution canvas covering the chroma box exactly, then averaged down.
+  cv::Size canvas_size(pb.w << sx, pb.h << sy);
+  cv::Mat a = cv::Mat::zeros(canvas_size, CV_32F), ac = cv::Mat::zeros(canvas_size, CV_32F);
+  cv::Rect at(box.x - (pb.x << sx), box.y - (pb.y << sy), m.alpha.cols, m.alpha.rows);
+  m.alpha.copyTo(a(at));
+  cv::Mat premultiplied = m.alpha.mul(yuv[size_t(channel)]);
+  premultiplied.copyTo(ac(at));
+  cv::resize(a, alpha, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+  cv::resize(ac, color, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+  color = color / cv::max(alpha, 1e-6f);
+}
+
+template <class T>
+void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, const cv::Mat& color) {
+  const float scale = float(1 << (plane.bit_depth - 8));
+  const float max_value = float(plane.max_value());
+  std::vector<uint8_t> mask(size_t(pb.w) * pb.h, 0);
+  bool any_masked = false;
+  for (int y = 0; y < pb.h; ++y) {
+    T* row = reinterpret_cast<T*>(plane.data + (pb.y + y) * plane.stride) + pb.x;
+    for (int x = 0; x < pb.w; ++x) {
+      const float a = alpha.at<float>(y, x);
+      if (a < kVisible) continue;
+      const float observed = float(row[x]);
+      if (a >= kOpaque || observed >= kClipped * max_value) {
+        mask[size_t(y) * pb.w + x] = 1;
+        any_masked = true;
+        continue;
+      }
+      const float original = (observed - a * color.at<float>(y, x) * scale) / (1.f - a);
+      row[x] = T(std::clamp(std::lround(original), 0L, long(max_value)));
+    }
+  }
+  if (!any_masked) return;
+  if constexpr (sizeof(T) == 1)
+    inpaint_mask(plane.data, plane.stride, plane.width, plane.height, pb, mask.data(), pb.w);
+  else
+    inpaint_mask(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height,
+                 pb, mask.data(), pb.w, plane.max_value());
+}
+
+class DeblendRemover final : public Remover {
+ public:
+  explicit DeblendRemover(const RemoverOptions& options) : options_(options) {}
+  std::string name() const override { return "deblend"; }
+
+  void remove(std::span<SegmentFrame> segment) override {
+    for (SegmentFrame& sf : segment) {
+      if (sf.marks.empty()) continue;
+      sf.frame.make_writable();
+      for (const Mark& mark : sf.marks) {
+        const bool fits = mark.appearance && mark.box.inside(sf.frame.width(), sf.frame.height()) &&
+                          mark.appearance->alpha.cols == mark.box.w &&
+                          mark.appearance->alpha.rows == mark.box.h;
+        if (!fits) {
+          inpaint_mark(sf.frame, mark, options_);  // no profile (or cut by the frame edge)
+          continue;
+        }
+        for (int p = 0; p < sf.frame.plane_count(); ++p) {
+          PlaneView plane = sf.frame.plane(p);
+          Box pb = mark.box.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
+          cv::Mat alpha, color;
+          plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color);
+          if (plane.wide()) deblend_plane<uint16_t>(plane, pb, alpha, color);
+          else deblend_plane<uint8_t>(plane, pb, alpha, color);
+        }
+      }
+    }
+  }
+
+ private:
+  RemoverOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Remover> make_deblend_remover(const RemoverOptions& options) {
+  return std::make_unique<DeblendRemover>(options);
+}
+
+}  // namespace unmark
