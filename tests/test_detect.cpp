@@ -6,6 +6,7 @@
 #include <map>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -486,4 +487,30 @@ TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
   EXPECT_GE(word_deblend, 35.0);                 // the real pixels are back
   EXPECT_GT(word_deblend, word_inpaint + 3.0);  // and much better than painting over them
   EXPECT_GT(mark_deblend, mark_inpaint);
+}
+
+TEST(Inpaint, WithAProfileOnlyTheMarksFootprintIsPainted) {
+  std::string dir = temp_dir("footprint");
+  MediaSpec marked = synthetic_spec();
+  marked.frames = 30;
+  write_media(dir + "/marked.mp4", marked);
+  save_profile(true_profile(marked), dir + "/truth.json");
+  RemoveJob job;
+  job.input = dir + "/marked.mp4";
+  job.output = dir + "/out.mp4";
+  job.detection.mode = "profile:" + dir + "/truth.json";
+  job.remover = "inpaint";
+  job.preview = dir + "/preview.png";
+  RunReport r = run_remove(job);
+  EXPECT_EQ(r.frames_with_marks, 30);
+  auto in = decode_video(job.input), out = decode_video(job.output);
+  // Frame 10: the mark at (20,20). Its disc and bars are gone; the strip below the bars, inside
+  // the mark's box but beyond its footprint, is the input's own background, not a fill.
+  EXPECT_GT(mean_abs_diff_in(in[10], out[10], Box{24, 24, 14, 14}), 30.0);  // the disc
+  Box between{20 + 30, 20 + 22, 30, 2};  // under the bars (they end at row 19), beyond the 2 px dilation
+  EXPECT_LT(mean_abs_diff_in(in[10], out[10], between), 3.0);
+  // The preview: before | after rows, written as a PNG.
+  cv::Mat sheet = cv::imread(job.preview);
+  ASSERT_FALSE(sheet.empty());
+  EXPECT_GT(sheet.cols, sheet.rows / 4);
 }

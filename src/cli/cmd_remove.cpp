@@ -94,6 +94,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
       ->default_val(0)
       ->check(CLI::Range(0, 64))
       ->envname("UNMARK_DECODE_THREADS");
+  sub->add_option("--preview", job.preview, "Write before/after crops of a few frames to this PNG");
   sub->add_flag("--stats", args->stats, "Print per-stage timings at the end");
   sub->add_flag("--json", args->json, "Print the run's report as JSON on stdout");
 

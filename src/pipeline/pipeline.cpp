@@ -18,6 +18,7 @@
 #include "io/input_file.h"
 #include "io/output_file.h"
 #include "io/subtitle_transcoder.h"
+#include "pipeline/preview.h"
 #include "io/video_decoder.h"
 
 namespace unmark {
@@ -324,6 +325,8 @@ class RemovePipeline {
   void process_loop() {
     auto log = log_for("remove");
     SegmentAssembler assembler(job_.segment_frames, *detector_);
+    std::optional<PreviewSheet> preview;
+    if (!job_.preview.empty()) preview.emplace(4, expected_frames_);
     int64_t segment_index = 0;
     auto emit = [&](std::vector<SegmentFrame> segment) {
       if (segment.empty()) return;
@@ -333,10 +336,18 @@ class RemovePipeline {
         ScopedTimer t(times_.remove);
         frame_pool_.make_writable(sf.frame);  // removers write in place
       }
+      std::vector<size_t> previewed;
+      if (preview)
+        for (size_t i = 0; i < segment.size(); ++i)
+          if (preview->wants(segment[i])) {
+            preview->capture_before(segment[i]);
+            previewed.push_back(i);
+          }
       {
         ScopedTimer t(times_.remove);
         remover_->remove(segment);
       }
+      for (size_t i : previewed) preview->capture_after(segment[i]);
       log->debug("segment {}: frames {}..{}", segment_index++, segment.front().frame.index,
                  segment.back().frame.index);
       for (SegmentFrame& sf : segment) {
@@ -369,6 +380,7 @@ class RemovePipeline {
       rest = assembler.finish();
     }
     emit(std::move(rest));
+    if (preview) preview->write(job_.preview);
     processed_.close();
   }
 

@@ -33,6 +33,7 @@ struct RemoveJob {
   EncoderSettings encoder;
   int segment_frames = 30;  // frames the remover sees at once
   int decode_threads = 0;   // 0: half the cores, at least 2
+  std::string preview;      // before/after crops of a few frames written here (PNG) when set
 };
 
 // Seconds each stage spent working, and waiting on its neighbours.

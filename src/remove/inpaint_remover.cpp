@@ -1,6 +1,9 @@
 #include "remove/inpaint_remover.h"
 
+#include <opencv2/imgproc.hpp>
+
 #include "core/error.h"
+#include "detect/profile.h"
 #include "remove/inpaint_kernel.h"
 
 namespace unmark {
@@ -25,7 +28,52 @@ class InpaintRemover final : public Remover {
 
 }  // namespace
 
+namespace {
+
+// With a profile, only the mark's footprint is painted (alpha above noise, dilated for the
+// compression ringing around its edges): the background between the letters and around the logo
+// is real and stays. Returns false when the mark has no usable profile.
+bool inpaint_footprint(Frame& frame, const Mark& mark) {
+  if (!mark.appearance || mark.appearance->alpha.cols != mark.box.w ||
+      mark.appearance->alpha.rows != mark.box.h)
+    return false;
+  // The footprint on a canvas a little larger than the box: dilation reaches past its edge.
+  constexpr int kReach = 3;
+  const Box area = mark.box.grown(kReach);
+  if (!area.inside(frame.width(), frame.height())) return false;
+  cv::Mat footprint = cv::Mat::zeros(area.h, area.w, CV_8U);
+  cv::Mat core = mark.appearance->alpha > 0.02f;  // CV_8U 0/255
+  core.copyTo(footprint(cv::Rect(kReach, kReach, mark.box.w, mark.box.h)));
+  cv::dilate(footprint, footprint,
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kReach - 1, 2 * kReach - 1}));
+  for (int p = 0; p < frame.plane_count(); ++p) {
+    PlaneView plane = frame.plane(p);
+    Box pb = area.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
+    cv::Mat mask;
+    if (plane.shift_x || plane.shift_y) {
+      // A chroma sample is painted if any luma sample it covers is.
+      cv::Mat canvas = cv::Mat::zeros(pb.h << plane.shift_y, pb.w << plane.shift_x, CV_8U);
+      cv::Rect at(area.x - (pb.x << plane.shift_x), area.y - (pb.y << plane.shift_y), area.w, area.h);
+      at &= cv::Rect(0, 0, canvas.cols, canvas.rows);
+      footprint(cv::Rect(0, 0, at.width, at.height)).copyTo(canvas(at));
+      cv::resize(canvas, mask, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+      mask = mask > 0;
+    } else {
+      mask = footprint;
+    }
+    if (plane.wide())
+      inpaint_mask(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height,
+                   pb, mask.data, ptrdiff_t(mask.step), plane.max_value());
+    else
+      inpaint_mask(plane.data, plane.stride, plane.width, plane.height, pb, mask.data, ptrdiff_t(mask.step));
+  }
+  return true;
+}
+
+}  // namespace
+
 void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options) {
+  if (inpaint_footprint(frame, mark)) return;
   const Box grown = mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
   for (int p = 0; p < frame.plane_count(); ++p) {
     PlaneView plane = frame.plane(p);
