@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "detect/match.h"
 #include "io/frame_reader.h"
 #include "remove/inpaint_kernel.h"
 
@@ -257,11 +258,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     int found = 0;
     std::vector<cv::Point> places;
     for (const Mean& m : means) {
-      cv::Mat result;
-      cv::matchTemplate(m.edges, small, result, cv::TM_CCOEFF_NORMED);
-      double score;
-      cv::Point at;
-      cv::minMaxLoc(result, nullptr, &score, nullptr, &at);
+      auto [score, at] = best_match(m.edges, small);
       if (score < 0.6) continue;
       ++found;
       bool known = false;
@@ -290,26 +287,14 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
   struct Observation { int video, frame; cv::Point at; };
   std::vector<Observation> observations;
   for (const Mean& m : means) {
-    cv::Mat result;
-    cv::matchTemplate(m.edges, reference_edges, result, cv::TM_CCOEFF_NORMED);
-    double score;
-    cv::Point at;
-    cv::minMaxLoc(result, nullptr, &score, nullptr, &at);
+    auto [score, at] = best_match(m.edges, reference_edges);
     if (score < 0.6) continue;
     ++rep.windows_found;
     for (int i = m.first; i < m.first + m.count; ++i) {
       cv::Rect area = cv::Rect(at.x - 2, at.y - 2, reference.cols + 4, reference.rows + 4) &
                       cv::Rect({0, 0}, work_size);
       if (area.width < reference.cols || area.height < reference.rows) continue;
-      cv::Mat frame_area;
-      clips[size_t(m.video)][size_t(i)].y(area).convertTo(frame_area, CV_32F);
-      cv::Mat r2;
-      cv::Mat ref32;
-      reference.convertTo(ref32, CV_32F);
-      cv::matchTemplate(frame_area, ref32, r2, cv::TM_CCOEFF_NORMED);
-      double s2;
-      cv::Point at2;
-      cv::minMaxLoc(r2, nullptr, &s2, nullptr, &at2);
+      auto [s2, at2] = best_match(clips[size_t(m.video)][size_t(i)].y(area), reference);
       if (s2 < 0.7) continue;
       observations.push_back({m.video, i, area.tl() + at2});
     }
@@ -381,12 +366,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     std::vector<Observation> all;
     for (size_t v = 0; v < clips.size(); ++v) {
       for (size_t i = 0; i < clips[v].size(); ++i) {
-        cv::Mat frame32, result;
-        clips[v][i].y.convertTo(frame32, CV_32F);
-        cv::matchTemplate(frame32, templ, result, cv::TM_CCOEFF_NORMED);
-        double score;
-        cv::Point at;
-        cv::minMaxLoc(result, nullptr, &score, nullptr, &at);
+        auto [score, at] = best_match(clips[v][i].y, templ);
         if (score >= 0.6) all.push_back({int(v), int(i), at});
       }
     }

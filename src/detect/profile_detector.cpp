@@ -16,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "detect/detector.h"
+#include "detect/match.h"
 #include "detect/profile.h"
 
 namespace unmark {
@@ -114,16 +115,16 @@ class ProfileDetector final : public Detector {
       cv::Mat half;
       cv::resize(image, half, {}, 0.5, 0.5, cv::INTER_AREA);
       if (half.cols < half_template_.cols || half.rows < half_template_.rows) return std::nullopt;
-      auto [coarse_score, coarse_at] = best_match(half, half_template_);
+      auto [coarse_score, coarse_at] = unmark::best_match(half, half_template_);
       if (coarse_score < opt_.keep_threshold * 0.8) return std::nullopt;
       cv::Rect fine(coarse_at.x * 2 - 2, coarse_at.y * 2 - 2, full_template_.cols + 4, full_template_.rows + 4);
       fine &= cv::Rect(0, 0, image.cols, image.rows);
       if (fine.width < full_template_.cols || fine.height < full_template_.rows) return std::nullopt;
-      auto [fine_score, fine_at] = best_match(image(fine), full_template_);
+      auto [fine_score, fine_at] = unmark::best_match(image(fine), full_template_);
       score = fine_score;
       at = fine.tl() + fine_at;
     } else {
-      auto [full_score, full_at] = best_match(image, full_template_);
+      auto [full_score, full_at] = unmark::best_match(image, full_template_);
       score = full_score;
       at = full_at;
     }
@@ -138,7 +139,7 @@ class ProfileDetector final : public Detector {
                          core_rect_.width + 2 * slack, core_rect_.height + 2 * slack);
       core_area &= cv::Rect(0, 0, image.cols, image.rows);
       if (core_area.width < core_template_.cols || core_area.height < core_template_.rows) return std::nullopt;
-      auto [core_score, core_at] = best_match(image(core_area), core_template_);
+      auto [core_score, core_at] = unmark::best_match(image(core_area), core_template_);
       if (core_score < kCoreThreshold) return std::nullopt;
       at = core_area.tl() + core_at - core_rect_.tl();
     }
@@ -149,17 +150,6 @@ class ProfileDetector final : public Detector {
  private:
   static cv::Rect to_rect(const Box& b) { return {b.x, b.y, b.w, b.h}; }
 
-  static std::pair<double, cv::Point> best_match(const cv::Mat& image8, const cv::Mat& templ) {
-    cv::Mat image, result;
-    image8.convertTo(image, CV_32F);
-    cv::matchTemplate(image, templ, result, cv::TM_CCOEFF_NORMED);
-    double max_value;
-    cv::Point max_loc;
-    cv::minMaxLoc(result, nullptr, &max_value, nullptr, &max_loc);
-    if (!std::isfinite(max_value)) max_value = 0;  // a flat image window
-    return {max_value, max_loc};
-  }
-
   // Search a downscaled area, then refine at full resolution.
   std::optional<Mark> search_area(const Frame& frame, Box area) {
     area = area.clipped(width_, height_);
@@ -167,7 +157,7 @@ class ProfileDetector final : public Detector {
     cv::Mat small;
     cv::resize(luma(frame, to_rect(area)), small, {}, search_scale_, search_scale_, cv::INTER_AREA);
     if (small.cols < small_template_.cols || small.rows < small_template_.rows) return std::nullopt;
-    auto [score, at] = best_match(small, small_template_);
+    auto [score, at] = unmark::best_match(small, small_template_);
     if (score < opt_.threshold * 0.85) return std::nullopt;  // the coarse score runs a little lower
     Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
                full_template_.cols, full_template_.rows};
