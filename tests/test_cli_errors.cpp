@@ -255,3 +255,13 @@ TEST_F(CliErrors, InterruptLeavesNothing) {
   EXPECT_NE(r.err.find("cancelled"), std::string::npos) << r.err;
   expect_clean(dir, out);
 }
+
+TEST_F(CliErrors, LearnChecksItsOutputFirst) {
+  auto r = run_cli(dir, "learn " + good_input() + " -o " + dir + "/no/such/dir/mark.json");
+  expect_one_error_line(r, 4, "cannot write");
+  r = run_cli(dir, "learn " + good_input() + " -o " + dir + "/mark.txt");
+  expect_one_error_line(r, 2, ".json");
+  r = run_cli(dir, "learn " + dir + "/missing.mp4 -o " + dir + "/mark.json");
+  expect_one_error_line(r, 3, "does not exist");
+  EXPECT_FALSE(fs::exists(dir + "/mark.json"));
+}

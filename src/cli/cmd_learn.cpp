@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -29,6 +32,11 @@ Command add_learn_command(CLI::App& app, const GlobalOptions&) {
     }
     if (args->output.size() < 5 || args->output.substr(args->output.size() - 5) != ".json")
       throw Error("cli", ErrorKind::usage, "-o must name a .json file");
+    // Before minutes of learning: can the profile be written at all?
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(args->output).has_parent_path() ? fs::path(args->output).parent_path() : ".";
+    if (!fs::is_directory(dir) || ::access(dir.c_str(), W_OK) != 0)
+      throw Error("learn", ErrorKind::output, "cannot write to '" + dir.string() + "'");
     LearnReport report;
     Profile p = learn_profile(args->videos, args->options, &report, &g_cancel);
     std::string cmd = "unmark learn";

@@ -123,8 +123,17 @@ void save_profile(const Profile& p, const std::string& json_path) {
       png.at<cv::Vec4w>(y, x) = {q(rgb[2]), q(rgb[1]), q(rgb[0]),
                                  cv::saturate_cast<uint16_t>(p.alpha.at<float>(y, x) * 65535.f + 0.5f)};
     }
-  if (!cv::imwrite(png_file.string(), png))
+  // Both files go to temporary names first and are renamed only when both are complete.
+  const std::string png_tmp = png_file.string() + ".part.png", json_tmp = json_path + ".part";
+  auto discard = [&] {
+    std::error_code ec;
+    fs::remove(png_tmp, ec);
+    fs::remove(json_tmp, ec);
+  };
+  if (!cv::imwrite(png_tmp, png)) {
+    discard();
     throw Error("detect", ErrorKind::output, "cannot write '" + png_file.string() + "'");
+  }
   nlohmann::json places = nlohmann::json::array();
   for (const auto& pl : p.places) places.push_back({{"x", pl.x}, {"y", pl.y}});
   nlohmann::json j = {{"format", "unmark-profile"},
@@ -138,9 +147,22 @@ void save_profile(const Profile& p, const std::string& json_path) {
                       {"relative_width", p.relative_width()},
                       {"places", places},
                       {"learned_from", p.learned_from}};
-  std::ofstream f(json_file);
-  f << j.dump(2) << "\n";
-  if (!f) throw Error("detect", ErrorKind::output, "cannot write '" + json_path + "'");
+  {
+    std::ofstream f(json_tmp);
+    f << j.dump(2) << "\n";
+    f.close();
+    if (!f) {
+      discard();
+      throw Error("detect", ErrorKind::output, "cannot write '" + json_path + "'");
+    }
+  }
+  std::error_code ec;
+  fs::rename(png_tmp, png_file, ec);
+  if (!ec) fs::rename(json_tmp, json_file, ec);
+  if (ec) {
+    discard();
+    throw Error("detect", ErrorKind::output, "cannot write '" + json_path + "': " + ec.message());
+  }
 }
 
 }  // namespace unmark
