@@ -64,7 +64,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
                           {"marks", marks}});
       }
     };
-    VideoInfo info = read_frames(args->input, [&](Frame& f) {
+    read_frames(args->input, [&](Frame& f) {
       if (!detector) {
         validate_regions(args->detection.regions, f.width(), f.height());
         DetectionChoice c = choose_detector(args->detection, args->input, f.width(), f.height());
@@ -77,7 +77,6 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
       flush(assembler->push(std::move(sf)));
       return true;
     }, &g_cancel);
-    (void)info;
     if (assembler) flush(assembler->finish());
     nlohmann::json out = {{"input", args->input}, {"detector", description},
                           {"frames_with_mark", with_mark}, {"frames", frames}};

@@ -1,19 +1,23 @@
 // Learning a profile from videos.
 //
 // 1. Locate. The luma gradient's minimum over a window of frames is high only where an edge stays
-//    put while the scene moves: the mark's outline (and any static scenery, which the size and
-//    shape filters below reject). Thresholded and closed, its connected components are candidate
-//    boxes; the size most windows agree on is the mark's.
-// 2. Align. The window with the strongest persistent edges gives a reference template (its mean
-//    luma: the moving background blurs away, the mark stays sharp). Every window is placed on it
-//    by normalized cross-correlation, which fixes each window's position to the pixel and puts
-//    all places (the mark jumps) in one frame of reference.
-// 3. Estimate. Per pixel, each frame gives observed = alpha * colour + (1 - alpha) * background.
+//    put while the scene moves: the mark's outline, and any scenery that held still. Thresholded
+//    and closed, its connected components of a logo's size and shape are candidate boxes.
+// 2. Choose. Each distinct candidate is scored by the number of windows whose persistent-edge map
+//    holds its pattern of edges anywhere (normalized correlation >= 0.6), plus a bonus for every
+//    further place it is found at: an overlay is in nearly every window and often at several
+//    places; scenery holds still only for part of a video, in one place. (Edge maps, not mean
+//    luma: blurry means of moving scenes correlate with almost anything.)
+// 3. Place. The winner's edges locate the mark in every window; each frame of the window then
+//    confirms it on its own luma (+-2 px), so frames around a jump, where it is gone, drop out.
+// 4. Estimate. Per pixel, each frame gives observed = alpha * colour + (1 - alpha) * background.
 //    The background under the mark is estimated by a membrane fill from the ring around the box
 //    (right on smooth skies and seas, wrong on texture), so the fit of observed against background
 //    over all frames (slope 1 - alpha, intercept alpha * colour) is made robust with Huber
 //    weights: frames whose background guess is poor count for little. Chroma colour follows from
-//    the alpha found on luma.
+//    the alpha found on luma. Then the mark is searched again in every frame with the template
+//    this gives (alpha * (colour - grey), which does not depend on the background) and the
+//    estimate is redone from all the frames found.
 // The estimate is only as good as the backgrounds are varied: a mark always over the same sky
 // learns its colour poorly; many frames over changing scenes learn it well.
 #include "detect/learn.h"
@@ -40,12 +44,11 @@ struct LearnFrame {
   cv::Mat y, u, v;  // 8-bit, all at the working size (chroma upsampled)
 };
 
+// A candidate found in one window of frames.
 struct Window {
   int video = 0, first = 0, count = 0;  // frames [first, first+count) of that video
   cv::Rect box;                         // candidate box at the working size
   double strength = 0;                  // sum of persistent edge inside it
-  cv::Point offset;                     // refined top-left of the reference box in this window
-  double match = 0;
 };
 
 cv::Mat plane_mat(const Frame& f, int p) {
@@ -58,14 +61,12 @@ cv::Mat plane_mat(const Frame& f, int p) {
 
 std::vector<LearnFrame> read_video(const std::string& path, const LearnOptions& opt, int work_width,
                                    const std::atomic<bool>* cancel) {
-  // Count first is cheap for containers that index; otherwise take every frame up to the cap.
+  // Every frame until the cap; then every other one kept and half as many taken from there on,
+  // so any length ends up with at most 2 * max_frames frames spread over the whole video.
   std::vector<LearnFrame> frames;
   int64_t index = 0;
   int64_t step = 1;
   read_frames(path, [&](Frame& f) {
-    if (index == 0) {
-      // expected count unknown here; decide the step from the stream's own estimate below
-    }
     if (index++ % step != 0) return true;
     LearnFrame lf;
     double s = double(work_width) / f.width();
@@ -208,7 +209,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     const int win = std::min(opt.window, n);
     for (int first = 0; first + win <= n; first += std::max(1, win / 2)) {
       for (auto& [box, strength] : candidates(clips[v], first, win))
-        windows.push_back({int(v), first, win, box, strength, {}, 0});
+        windows.push_back({int(v), first, win, box, strength});
     }
   }
   if (windows.empty())
@@ -238,7 +239,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
   for (size_t v = 0; v < clips.size(); ++v) {
     const int n = int(clips[v].size()), win = std::min(opt.window, n);
     for (int first = 0; first + win <= n; first += win) {
-      Window w{int(v), first, win, {}, 0, {}, 0};
+      Window w{int(v), first, win, {}, 0};
       Mean m{int(v), first, win, window_mean(clips[v], w), persistent_edges(clips[v], first, win)};
       means.push_back(std::move(m));
     }
