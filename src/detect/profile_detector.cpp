@@ -62,7 +62,7 @@ class ProfileDetector final : public Detector {
       core = {stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
               stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)};
     }
-    if (core.width >= 6 && core.height >= 6 && core.area() < full_template_.total() * 9 / 10) {
+    if (core.width >= 6 && core.height >= 6 && size_t(core.area()) < full_template_.total() * 9 / 10) {
       core_rect_ = core;
       core_template_ = full_template_(core).clone();
     }
