@@ -276,3 +276,22 @@ TEST(Pipeline, OddPlacedRegionOnAnUnalignedSize) {
     EXPECT_GT(mean_abs_diff_in(a[i], b[i], spec.mark), 40.0) << i;
   }
 }
+
+TEST(Pipeline, KeepsChapters) {
+  std::string dir = temp_dir("pipeline_chapters");
+  MediaSpec spec;
+  spec.frames = 60;  // 2 s
+  spec.chapters = {{0, 1000, "Opening"}, {1000, 1000, "The end"}};
+  for (const char* ext : {".mkv", ".mp4"}) {
+    std::string in = dir + "/in" + ext, out = dir + "/out" + ext;
+    write_media(in, spec);
+    run_remove(job_for(in, out, {"5,5,30,30"}));
+    auto pin = probe_media(in), pout = probe_media(out);
+    ASSERT_EQ(pin["chapters"].size(), 2u) << ext;
+    ASSERT_EQ(pout["chapters"].size(), 2u) << ext;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(pout["chapters"][i]["tags"]["title"], pin["chapters"][i]["tags"]["title"]) << ext;
+      EXPECT_NEAR(pout["chapters"][i]["start"].get<double>(), pin["chapters"][i]["start"].get<double>(), 1e-3) << ext;
+    }
+  }
+}

@@ -76,7 +76,15 @@ nlohmann::json probe_media(const std::string& path) {
       {"size", fmt->pb ? avio_size(fmt->pb) : -1},
       {"tags", tags(fmt->metadata)},
   };
-  return {{"file", path}, {"video_stream", in->video_index()}, {"streams", streams}, {"format", format}};
+  nlohmann::json chapters = nlohmann::json::array();
+  for (unsigned i = 0; i < fmt->nb_chapters; ++i) {
+    const AVChapter* c = fmt->chapters[i];
+    chapters.push_back({{"start", c->start * av_q2d(c->time_base)},
+                        {"end", c->end * av_q2d(c->time_base)},
+                        {"tags", tags(c->metadata)}});
+  }
+  return {{"file", path},       {"video_stream", in->video_index()}, {"streams", streams},
+          {"format", format},   {"chapters", chapters}};
 }
 
 }  // namespace unmark

@@ -128,6 +128,18 @@ void write_media(const std::string& path, const MediaSpec& spec) {
     av_dict_set(&sst->metadata, "language", "eng", 0);
   }
   ok(avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE), "avio_open");
+  if (!spec.chapters.empty()) {
+    oc->chapters = static_cast<AVChapter**>(av_calloc(spec.chapters.size(), sizeof(AVChapter*)));
+    for (const MediaSpec::Cue& c : spec.chapters) {
+      auto* ch = static_cast<AVChapter*>(av_mallocz(sizeof(AVChapter)));
+      ch->id = int64_t(oc->nb_chapters) + 1;
+      ch->time_base = {1, 1000};
+      ch->start = c.start_ms;
+      ch->end = c.start_ms + c.duration_ms;
+      av_dict_set(&ch->metadata, "title", c.text.c_str(), 0);
+      oc->chapters[oc->nb_chapters++] = ch;
+    }
+  }
   AVDictionary* mux_opts = nullptr;
   if (spec.faststart) av_dict_set(&mux_opts, "movflags", "+faststart", 0);
   int header = avformat_write_header(oc.get(), &mux_opts);

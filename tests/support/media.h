@@ -26,7 +26,7 @@ struct MediaSpec {
   double rotation = 0;                  // display matrix, degrees
   bool bt709 = false;                   // tag primaries/transfer/matrix as BT.709, limited range
   std::map<std::string, std::string> tags;  // container metadata
-  bool faststart = false;
+  bool faststart = false;               // mp4: index before the data, as streamed files are
   Box mark;                             // a white logo-like block burnt into every frame (empty: none)
   // A translucent overlay of known alpha (white), composited like a real watermark and moved
   // between `overlay_places` (top-left corners) every `overlay_period` frames, absent for
@@ -36,7 +36,8 @@ struct MediaSpec {
   std::vector<std::pair<int, int>> overlay_places;
   int overlay_period = 30, overlay_gap = 1;
   struct Cue { int64_t start_ms, duration_ms; std::string text; };
-  std::vector<Cue> subtitles;           // a SubRip stream (mkv) when not empty               // mp4: index before the data, as streamed files are
+  std::vector<Cue> chapters;            // container chapters (start, length, title)
+  std::vector<Cue> subtitles;           // a SubRip stream (mkv) when not empty
 };
 
 // A logo-like alpha matte: an opaque disc with two see-through eyes beside translucent bars (a
