@@ -249,7 +249,6 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
            cv::Rect({0, 0}, work_size);
   };
   double best_score = -1;
-  int best_found = 0;
   cv::Mat reference, reference_edges;
   cv::Rect ref_box;
   for (const Window& cand : distinct) {
@@ -257,29 +256,45 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     cv::Mat templ = window_mean(clips[size_t(cand.video)], cand)(box).clone();
     cv::Mat small = persistent_edges(clips[size_t(cand.video)], cand.first, cand.count)(box).clone();
     int found = 0;
+    double ncc_sum = 0;
     std::vector<cv::Point> places;
     for (const Mean& m : means) {
       auto [score, at] = best_match(m.edges, small);
       if (score < 0.6) continue;
       ++found;
+      ncc_sum += score;
       bool known = false;
       for (const cv::Point& p : places)
         if (std::abs(p.x - at.x) < small.cols / 2 && std::abs(p.y - at.y) < small.rows) known = true;
+      // Another place counts only when the pattern has left its own: a line of scenery matches
+      // itself shifted along the line while it is still there, and scenery that drifts matches
+      // weakly: a jumping overlay is all there at its new place.
+      if (!known && !places.empty() && (score < 0.8 || best_match(m.edges(box), small).score >= 0.6))
+        known = true;
       if (!known) places.push_back(at);
     }
-    double score = found + 2.0 * (double(places.size()) - 1);
-    log->debug("candidate {}x{} at {},{}: in {} of {} windows, {} places", cand.box.width,
-               cand.box.height, cand.box.x, cand.box.y, found, means.size(), places.size());
-    if (score > best_score) {
+    // Between equals, the pattern that matches best on average (scenery that held still drifts).
+    double score = found + 2.0 * (double(places.size()) - 1) + (found ? ncc_sum / found : 0.0);
+    log->debug("candidate {}x{} at {},{}: in {} of {} windows (mean score {:.2f}), {} places",
+               cand.box.width, cand.box.height, cand.box.x, cand.box.y, found, means.size(),
+               found ? ncc_sum / found : 0.0, places.size());
+    // An overlay's edges are the same in every window; scenery that held still drifts a little.
+    // At several exact places it is an overlay that jumps (scenery does not teleport), so it
+    // needs to be found in fewer windows.
+    const double mean_score = found ? ncc_sum / found : 0.0;
+    const double share = places.size() >= 2 ? opt.min_window_share_moving : opt.min_window_share;
+    const bool eligible = mean_score >= opt.min_mean_score && found >= share * double(means.size());
+    // Candidates come strongest first; a later one must score clearly better (a part of the same
+    // mark matches about as well as the whole of it).
+    if (eligible && (best_score < 0 || score > best_score + 0.15)) {
       best_score = score;
-      best_found = found;
       reference = templ;
       reference_edges = small;
       ref_box = box;
     }
   }
   rep.windows_total = int(means.size());
-  if (reference.empty() || best_found < opt.min_window_share * double(means.size()))
+  if (reference.empty())
     throw Error("learn", ErrorKind::input,
                 "no persistent mark found: no pattern of edges stayed in place in most of the video");
 

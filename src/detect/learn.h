@@ -20,6 +20,10 @@ struct LearnOptions {
   // The share of windows the mark must be found in. An overlay is there nearly all the time;
   // discovery on an unknown video asks for more than learning from videos known to carry a mark.
   double min_window_share = 0.3;
+  // The same for a mark found at two places or more (one that jumps, as Sora's does).
+  double min_window_share_moving = 0.3;
+  // The mean correlation of its edges over the windows it is found in (1: identical every time).
+  double min_mean_score = 0.0;
 };
 
 struct LearnReport {

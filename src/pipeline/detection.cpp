@@ -32,7 +32,11 @@ std::optional<Profile> discover(const std::string& input) {
   opt.name = "discovered";
   opt.max_frames = 120;  // frames kept (memory): read 450, keep at most ~240
   opt.max_read_frames = kDiscoveryFrames;
-  opt.min_window_share = 0.8;  // unknown video: only a mark present nearly all the time counts
+  // An unknown video: only a pattern of edges that comes back identical counts, present nearly
+  // all the time at one place, or a third of the time over several places (a jumping mark).
+  opt.min_window_share = 0.8;
+  opt.min_window_share_moving = 0.3;
+  opt.min_mean_score = 0.8;
   try {
     return learn_profile({input}, opt);
   } catch (const Error& e) {
