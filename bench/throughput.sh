@@ -1,77 +1,123 @@
 #!/usr/bin/env bash
-# Throughput of unmark against a plain ffmpeg transcode, in one run, on the same clip.
+# Throughput of unmark against a plain ffmpeg transcode, in one run, on the same clips.
 #
-#   bench/throughput.sh [RUNS]      (default 3 runs each; prints the median)
+#   bench/throughput.sh [RUNS]      (default 3 runs of each command, interleaved; prints medians)
+#   CASES="auto region" bench/throughput.sh     (a subset; default: all cases below)
 #
-# Two cases, each timed against a plain transcode of the same clip in the same run:
-#   region  a 1080x1920, 300-frame clip from ../shared/media/clean_portrait_704x1280.mp4 (scaled,
-#           looped, near-lossless); unmark remove --region ... (a mark whose place is known)
-#   auto    the real Sora clip (../shared/media/sora2_beach_480x872.mp4) scaled to 1080x1920, the
-#           moving mark and all; unmark remove in full auto (detect + track + remove)
-#   plain   ffmpeg -c:v libx264 -preset veryfast -crf 20   (the encode a user cannot avoid)
-# Prints fps for each, unmark's ratio to plain and unmark's per-stage times. Needs build/unmark,
-# ffmpeg and /usr/bin/time.
+# Cases (clips are made once under bench/out/ from ../shared/media):
+#   auto      the real Sora clip (moving mark and all) scaled to 1080x1920, 300 frames:
+#             plain transcode, ffmpeg delogo over a fixed box (the mark's lower-left place), and
+#             unmark remove in full auto mode (detect + track + remove), same encoder settings
+#   region    the clean clip scaled to 1080x1920 and looped to 300 frames; unmark told the box
+#   sizes     the auto case at 704x1280 and at 480x872 (the Sora clip's own size)
+#   x265      the auto case with --encoder x265 against ffmpeg -c:v libx265 (same preset and crf)
+#   memory    peak RSS of unmark (auto) for 300 and 3000 frames of the 704x1280 Sora clip
+# Reference encode: ffmpeg -c:v libx264 -preset veryfast -crf 20 (the encode a user cannot avoid);
+# unmark runs with --encoder x264 --preset veryfast --crf 20. For each case it prints fps, unmark's
+# ratio to the plain transcode (fps/fps) and unmark's per-stage seconds (--stats).
+# Needs build/unmark, ffmpeg, bc and /usr/bin/time (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
+cases=${CASES:-auto region sizes x265 memory}
 unmark=${UNMARK:-build/unmark}
-src=../shared/media/clean_portrait_704x1280.mp4
 out=bench/out
 mkdir -p "$out"
 [ -x "$unmark" ] || { echo "build first: scripts/setup.sh" >&2; exit 2; }
-[ -f "$src" ] || { echo "missing $src (the shared media)" >&2; exit 2; }
+clean_src=../shared/media/clean_portrait_704x1280.mp4
+sora_src=../shared/media/sora2_beach_480x872.mp4
+for f in "$clean_src" "$sora_src"; do [ -f "$f" ] || { echo "missing $f (the shared media)" >&2; exit 2; }; done
 
-clip=$out/portrait_1080x1920_300.mp4
-if [ ! -f "$clip" ]; then
-  ffmpeg -v error -y -stream_loop 1 -i "$src" -vf scale=1080:1920:flags=lanczos -frames:v 300 \
-    -c:v libx264 -preset veryfast -crf 12 -c:a copy -shortest "$clip"
-fi
-frames=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$clip")
+# make_clip OUT FFMPEG-INPUT-AND-FILTER-ARGS...: near-lossless source clips, made once.
+make_clip() {
+  local path=$1
+  shift
+  [ -f "$path" ] || ffmpeg -v error -y "$@" -c:v libx264 -preset veryfast -crf 12 -c:a copy "$path"
+}
+make_clip "$out/sora_1080x1920_300.mp4" -i "$sora_src" -vf scale=1080:1920:flags=lanczos
+make_clip "$out/sora_704x1280_300.mp4" -i "$sora_src" -vf scale=704:1280:flags=lanczos
+make_clip "$out/portrait_1080x1920_300.mp4" -stream_loop 1 -i "$clean_src" \
+  -vf scale=1080:1920:flags=lanczos -frames:v 300 -shortest
 
-# Times one command: "<wall seconds> <cpu seconds>".
+frames_of() { ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$1"; }
+# Times one command: "<wall seconds> <cpu seconds> <peak RSS MB>".
 time_one() {
   local f
   f=$(mktemp)
-  /usr/bin/time -f "%e %U %S" -o "$f" "$@" >/dev/null 2>&1
-  awk '{printf "%s %.2f\n", $1, $2 + $3}' "$f"
+  /usr/bin/time -f "%e %U %S %M" -o "$f" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; rm -f "$f"; exit 1; }
+  awk '{printf "%s %.2f %.0f\n", $1, $2 + $3, $4 / 1024}' "$f"
   rm -f "$f"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-region=${REGION:-840,1780,200,80}
-sora_src=../shared/media/sora2_beach_480x872.mp4
-sora_clip=$out/sora_1080x1920_300.mp4
-if [ ! -f "$sora_clip" ]; then
-  ffmpeg -v error -y -i "$sora_src" -vf scale=1080:1920:flags=lanczos -c:v libx264 -preset veryfast \
-    -crf 12 -c:a copy "$sora_clip"
-fi
-
-fps() { echo "scale=1; $frames / $1" | bc -l; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
-echo "runs: $runs each, interleaved (median); encoder settings: libx264 -preset veryfast -crf 20"
+echo "runs: $runs of each command, interleaved; medians. ffmpeg $(ffmpeg -version | head -1 | cut -d' ' -f3)"
 
-# One case: $1 name, $2 clip, then the unmark arguments.
-run_case() {
-  local name=$1 clip=$2
-  shift 2
-  local plain_cmd=(ffmpeg -v error -y -i "$clip" -c:v libx264 -preset veryfast -crf 20 -c:a copy "$out/plain.mp4")
-  local unmark_cmd=("$unmark" -q remove "$clip" -o "$out/unmark.mp4" --crf 20 --preset veryfast --encoder x264 "$@")
+# compare NAME CLIP CODEC [unmark args...]: plain ffmpeg, (delogo when DELOGO is set) and unmark.
+compare() {
+  local name=$1 clip=$2 codec=$3
+  shift 3
+  local frames size
+  frames=$(frames_of "$clip")
+  size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$clip")
+  local enc=(-c:v "lib$codec" -preset veryfast -crf 20)
+  [ "$codec" = x265 ] && enc+=(-x265-params log-level=error)
+  local -a names=(plain) cmds
+  local plain_cmd="ffmpeg -v error -y -i $clip ${enc[*]} -c:a copy $out/plain.mp4"
+  local delogo_cmd="ffmpeg -v error -y -i $clip -vf delogo=${DELOGO:-} ${enc[*]} -c:a copy $out/delogo.mp4"
+  local unmark_cmd="$unmark -q remove $clip -o $out/unmark.mp4 --crf 20 --preset veryfast --encoder $codec $*"
+  [ -n "${DELOGO:-}" ] && names+=(delogo)
+  names+=(unmark)
   : > "$out/times.txt"
-  for i in $(seq "$runs"); do
-    echo "plain $(time_one "${plain_cmd[@]}")" >> "$out/times.txt"
-    echo "unmark $(time_one "${unmark_cmd[@]}")" >> "$out/times.txt"
+  for _ in $(seq "$runs"); do
+    for n in "${names[@]}"; do
+      local c="${n}_cmd"
+      # shellcheck disable=SC2086
+      echo "$n $(time_one ${!c})" >> "$out/times.txt"
+    done
   done
   pick() { awk -v k="$1" -v c="$2" '$1 == k {print $c}' "$out/times.txt" | median; }
-  local plain ours plain_cpu ours_cpu
-  plain=$(pick plain 2); ours=$(pick unmark 2); plain_cpu=$(pick plain 3); ours_cpu=$(pick unmark 3)
   echo
-  echo "== $name: $clip ($frames frames, 1080x1920)"
-  printf '%-34s %6s s wall %6s fps %7s s cpu\n' "ffmpeg plain transcode" "$plain" "$(fps "$plain")" "$plain_cpu"
-  printf '%-34s %6s s wall %6s fps %7s s cpu\n' "unmark remove $*" "$ours" "$(fps "$ours")" "$ours_cpu"
-  echo "ratio unmark/plain (fps): $(echo "scale=3; $plain / $ours" | bc -l)"
-  echo "unmark per-stage figures (one more run):"
-  "${unmark_cmd[@]}" --stats
+  echo "== $name: $clip ($frames frames, $size, $codec veryfast crf 20)"
+  printf '  %-44s %7s %7s %8s %8s\n' command "wall s" fps "cpu s" "RSS MB"
+  local plain
+  plain=$(pick plain 2)
+  for n in "${names[@]}"; do
+    local wall label
+    wall=$(pick "$n" 2)
+    case $n in
+      plain) label="ffmpeg plain transcode" ;;
+      delogo) label="ffmpeg delogo=${DELOGO}" ;;
+      unmark) label="unmark remove $*" ;;
+    esac
+    printf '  %-44s %7s %7.1f %8s %8s\n' "${label:0:44}" "$wall" "$(echo "$frames / $wall" | bc -l)" \
+      "$(pick "$n" 3)" "$(pick "$n" 4)"
+  done
+  echo "  ratio unmark/plain (fps): $(echo "scale=3; $plain / $(pick unmark 2)" | bc -l)"
+  echo "  unmark per-stage seconds (one more run, --stats):"
+  # shellcheck disable=SC2086
+  $unmark_cmd --stats 2>&1 | sed 's/^/    /'
 }
 
-run_case region "$clip" --region "$region"
-if [ -f "$sora_clip" ]; then run_case auto "$sora_clip"; fi
+for c in $cases; do
+  case $c in
+    auto) DELOGO=x=44:y=1706:w=256:h=92 compare auto "$out/sora_1080x1920_300.mp4" x264 ;;
+    region) compare region "$out/portrait_1080x1920_300.mp4" x264 --region 840,1780,200,80 ;;
+    sizes)
+      compare "auto 704x1280" "$out/sora_704x1280_300.mp4" x264
+      compare "auto 480x872" "$sora_src" x264
+      ;;
+    x265) compare "auto x265" "$out/sora_1080x1920_300.mp4" x265 ;;
+    memory)
+      long=$out/sora_704x1280_3000.mp4
+      [ -f "$long" ] || ffmpeg -v error -y -stream_loop 9 -i "$out/sora_704x1280_300.mp4" -c copy "$long"
+      echo
+      echo "== memory: peak RSS of unmark remove (auto, x264), 704x1280"
+      for clip in "$out/sora_704x1280_300.mp4" "$long"; do
+        read -r wall cpu rss < <(time_one "$unmark" -q remove "$clip" -o "$out/unmark.mp4" --crf 20 --preset veryfast --encoder x264)
+        printf '  %5s frames: %6s MB peak RSS (%s s wall, %s s cpu)\n' "$(frames_of "$clip")" "$rss" "$wall" "$cpu"
+      done
+      ;;
+    *) echo "unknown case $c (auto region sizes x265 memory)" >&2; exit 2 ;;
+  esac
+done

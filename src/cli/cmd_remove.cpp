@@ -22,10 +22,11 @@ void print_stats(const RunReport& r) {
   std::fprintf(stderr,
                "frames %lld (%lld with marks), %.2f s, %.1f fps, %dx%d, decoder %s, encoder %s, "
                "remover %s\n"
-               "stage seconds: decode %.2f  detect %.2f  track %.2f  remove %.2f  encode %.2f  mux %.2f\n"
+               "stage seconds: prepare %.2f  decode %.2f  detect %.2f  track %.2f  remove %.2f  encode %.2f  "
+               "mux %.2f\n"
                "waiting:       decode %.2f  process %.2f  encode %.2f\n",
                (long long)r.frames, (long long)r.frames_with_marks, r.seconds, r.fps, r.width,
-               r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.decode,
+               r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.prepare, s.decode,
                s.detect, s.track, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
 }
 
@@ -42,7 +43,7 @@ nlohmann::json to_json(const RunReport& r) {
           {"remover", r.remover},
           {"detector", r.detector},
           {"stages",
-           {{"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
+           {{"prepare", s.prepare}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
             {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
             {"encode_wait", s.encode_wait}}}};
 }

@@ -23,8 +23,8 @@ namespace unmark {
 namespace {
 
 constexpr int kSearchMarkWidth = 40;  // mark width in the downscaled search image, in pixels
-constexpr double kCoreThreshold = 0.55;
-constexpr int kVerifyHalfFrom = 60;  // marks at least twice this wide are verified at half size first  // the opaque core's correlation when the whole mark is weak
+constexpr double kCoreThreshold = 0.55;  // the opaque core's correlation when the whole mark is weak
+constexpr int kVerifyHalfFrom = 60;  // marks at least twice this wide are verified at half size first
 
 // The frame's luma (or the part of it in `roi`) as an 8-bit cv::Mat without copying 8-bit data.
 cv::Mat luma(const Frame& frame, cv::Rect roi) {

@@ -1,5 +1,6 @@
 #include "pipeline/detection.h"
 
+#include <cmath>
 #include <optional>
 
 #include "core/error.h"
@@ -19,11 +20,14 @@ constexpr int kDiscoveryFrames = 450;        // ~15 s read for static-logo disco
 // Share of the first frames of `input` in which `profile`'s mark is found.
 double found_share(const Profile& profile, const std::string& input, int width, int height) {
   auto detector = make_profile_detector(profile, width, height);
+  // Stops as soon as the answer is sure: a video with the mark decides in a few frames.
+  const int needed = int(std::ceil(kProfileSampleShare * kProfileSampleFrames));
   int frames = 0, found = 0;
   read_frames(input, [&](Frame& f) {
     found += !detector->detect(f).empty();
-    return ++frames < kProfileSampleFrames;
+    return ++frames < kProfileSampleFrames && found < needed;
   });
+  if (found >= needed) return double(found) / kProfileSampleFrames;  // at least the share asked
   return frames ? double(found) / frames : 0.0;
 }
 
@@ -82,8 +86,8 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
       for (const std::string& name : builtin_profiles()) {
         Profile profile = load_profile(name);
         double share = found_share(profile, input, width, height);
-        log->info("auto: profile {} found in {:.0f}% of the first {} frames", name, share * 100,
-                  kProfileSampleFrames);
+        log->info("auto: profile {} found in {:.0f}% of the first {} frames{}", name, share * 100,
+                  kProfileSampleFrames, share >= kProfileSampleShare ? " (or more: stopped when sure)" : "");
         if (share >= kProfileSampleShare) {
           c = from_profile(profile, width, height, ", chosen by auto");
           break;

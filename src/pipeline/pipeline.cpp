@@ -129,6 +129,7 @@ class RemovePipeline {
     auto log = log_for("pipeline");
     const auto start = Clock::now();
     setup();
+    times_.prepare = seconds_since(start);
     log->info("{} -> {}: {}x{}, ~{} frames, segment {} frames, detector {}, remover {}", job_.input,
               job_.output, report_.width, report_.height, expected_frames_, job_.segment_frames,
               report_.detector, remover_->name());

@@ -38,6 +38,8 @@ struct RemoveJob {
 
 // Seconds each stage spent working, and waiting on its neighbours.
 struct StageTimes {
+  double prepare = 0;  // before the stages start: opening files, choosing the detector (auto's look
+                       // at the first frames, static-logo discovery)
   double decode = 0, detect = 0, track = 0, remove = 0, encode = 0, mux = 0;
   double decode_wait = 0, process_wait = 0, encode_wait = 0;
 };

@@ -109,8 +109,10 @@ std::vector<SegmentFrame> SegmentAssembler::take(int count) {
 
 std::vector<SegmentFrame> SegmentAssembler::push(SegmentFrame frame) {
   held_.push_back(std::move(frame));
-  if (int(held_.size()) < segment_ + lookahead()) return {};
-  return take(segment_);
+  const int size = std::min(segment_, next_segment_);
+  if (int(held_.size()) < size + lookahead()) return {};
+  next_segment_ = std::min(segment_, next_segment_ * 2);
+  return take(size);
 }
 
 std::vector<SegmentFrame> SegmentAssembler::finish() {

@@ -42,6 +42,8 @@ class SegmentAssembler {
   SegmentAssembler(int segment_frames, Detector& detector, const TrackerOptions& options = {})
       : segment_(segment_frames), detector_(detector), tracker_(options) {}
   // Adds a frame (marks already detected). Returns a tracked segment when one is ready, else empty.
+  // The first segments are short (4, 8, 16 frames, then segment_frames), so the encoder gets its
+  // first frames after a few decoded frames rather than a whole segment's worth.
   std::vector<SegmentFrame> push(SegmentFrame frame);
   // The frames still held, tracked.
   std::vector<SegmentFrame> finish();
@@ -50,6 +52,7 @@ class SegmentAssembler {
   int lookahead() const { return tracker_.options().max_gap + 2; }
   std::vector<SegmentFrame> take(int count);
   int segment_;
+  int next_segment_ = 4;  // grows to segment_
   Detector& detector_;
   Tracker tracker_;
   std::vector<SegmentFrame> held_;
