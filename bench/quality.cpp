@@ -25,12 +25,11 @@ extern "C" {
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <map>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "io/frame_reader.h"
 
 namespace fs = std::filesystem;
@@ -145,24 +144,20 @@ std::vector<MarkDesign> designs(int width) {
 
 // --- video in and out -------------------------------------------------------------------------
 
-cv::Mat to_bgr(const Frame& f) {
-  const AVFrame* av = f.av.get();
-  SwsContext* sws = sws_getContext(av->width, av->height, AVPixelFormat(av->format), av->width,
-                                   av->height, AV_PIX_FMT_BGR24, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr,
-                                   nullptr, nullptr);
-  if (!sws) throw std::runtime_error("sws_getContext failed");
-  cv::Mat bgr(av->height, av->width, CV_8UC3);
-  uint8_t* dst[1] = {bgr.data};
-  int dst_stride[1] = {int(bgr.step)};
-  sws_scale(sws, av->data, av->linesize, 0, av->height, dst, dst_stride);
-  sws_freeContext(sws);
-  return bgr;
-}
-
 std::vector<cv::Mat> read_bgr(const std::string& path, int max_frames, double* fps = nullptr) {
   std::vector<cv::Mat> frames;
+  SwsContextPtr sws;  // one for the whole video
   VideoInfo info = read_frames(path, [&](Frame& f) {
-    frames.push_back(to_bgr(f));
+    const AVFrame* av = f.av.get();
+    sws.reset(sws_getCachedContext(sws.release(), av->width, av->height, AVPixelFormat(av->format),
+                                   av->width, av->height, AV_PIX_FMT_BGR24, SWS_BICUBIC | SWS_ACCURATE_RND,
+                                   nullptr, nullptr, nullptr));
+    if (!sws) throw std::runtime_error("sws_getCachedContext failed");
+    cv::Mat bgr(av->height, av->width, CV_8UC3);
+    uint8_t* dst[1] = {bgr.data};
+    int dst_stride[1] = {int(bgr.step)};
+    sws_scale(sws.get(), av->data, av->linesize, 0, av->height, dst, dst_stride);
+    frames.push_back(bgr);
     return max_frames <= 0 || int(frames.size()) < max_frames;
   });
   if (fps) *fps = info.fps;
@@ -195,12 +190,7 @@ void encode(const std::vector<cv::Mat>& frames, const std::string& audio_from, d
 double psnr_from_mse(double mse) { return mse <= 1e-10 ? 99.0 : 10 * std::log10(255.0 * 255.0 / mse); }
 
 double mse(const cv::Mat& a, const cv::Mat& b) {
-  cv::Mat d;
-  cv::absdiff(a, b, d);
-  d.convertTo(d, CV_32F);
-  d = d.mul(d);
-  cv::Scalar s = cv::sum(d);
-  return (s[0] + s[1] + s[2]) / double(a.total() * a.channels());
+  return cv::norm(a, b, cv::NORM_L2SQR) / double(a.total() * a.channels());
 }
 
 double ssim_luma(const cv::Mat& a_bgr, const cv::Mat& b_bgr) {
@@ -240,28 +230,23 @@ Score score(const std::vector<cv::Mat>& out, const std::vector<cv::Mat>& input,
   std::vector<double> psnrs;
   double ssim_sum = 0, keep_se = 0, keep_count = 0, flicker_out = 0, flicker_clean = 0;
   cv::Mat keep_mask(clean[0].size(), CV_8U, cv::Scalar(255));
-  for (int i = 0; i < 400 && i < n; ++i)  // every place the mark ever takes is excluded from keep
-    if (auto b = mark.box_at(i))
-      keep_mask(cv::Rect(b->x - kGrow, b->y - kGrow, b->width + 2 * kGrow, b->height + 2 * kGrow) & frame_rect) = 0;
+  auto scored_box = [&](const cv::Rect& b) {
+    return cv::Rect(b.x - kGrow, b.y - kGrow, b.width + 2 * kGrow, b.height + 2 * kGrow) & frame_rect;
+  };
+  for (int i = 0; i < n; ++i)  // every place the mark ever takes is excluded from keep
+    if (auto b = mark.box_at(i)) keep_mask(scored_box(*b)) = 0;
+  const double keep_samples = 3.0 * cv::countNonZero(keep_mask);
   for (int i = 0; i < n; ++i) {
-    cv::Mat d;
-    cv::absdiff(out[i], input[i], d);
-    d.convertTo(d, CV_32F);
-    d = d.mul(d);
-    cv::Scalar se = cv::sum(d.setTo(0, keep_mask == 0));
-    keep_se += se[0] + se[1] + se[2];
-    keep_count += 3.0 * cv::countNonZero(keep_mask);
+    keep_se += cv::norm(out[i], input[i], cv::NORM_L2SQR, keep_mask);
+    keep_count += keep_samples;
     auto b = mark.box_at(i);
     if (!b) continue;
-    cv::Rect r = cv::Rect(b->x - kGrow, b->y - kGrow, b->width + 2 * kGrow, b->height + 2 * kGrow) & frame_rect;
+    const cv::Rect r = scored_box(*b);
     psnrs.push_back(psnr_from_mse(mse(out[i](r), clean[i](r))));
     ssim_sum += ssim_luma(out[i](r), clean[i](r));
     if (i > 0 && mark.box_at(i - 1) == b) {
-      cv::Mat dd;
-      cv::absdiff(out[i](r), out[i - 1](r), dd);
-      flicker_out += cv::sum(dd)[0] + cv::sum(dd)[1] + cv::sum(dd)[2];
-      cv::absdiff(clean[i](r), clean[i - 1](r), dd);
-      flicker_clean += cv::sum(dd)[0] + cv::sum(dd)[1] + cv::sum(dd)[2];
+      flicker_out += cv::norm(out[i](r), out[i - 1](r), cv::NORM_L1);
+      flicker_clean += cv::norm(clean[i](r), clean[i - 1](r), cv::NORM_L1);
     }
   }
   if (psnrs.empty()) return s;

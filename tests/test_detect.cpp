@@ -354,12 +354,8 @@ TEST(Tracker, FillsAGapThatEndsInTheNextSegment) {
 
 TEST(AutoDetection, DiscoversAStaticCornerLogo) {
   std::string dir = temp_dir("auto_static");
-  MediaSpec spec;
-  spec.width = 360;
-  spec.height = 240;
+  MediaSpec spec = synthetic_spec();  // the same clip, with a smaller mark that never moves
   spec.frames = 120;
-  spec.audio = false;
-  spec.crf = 8;
   spec.overlay_w = 60;
   spec.overlay_h = 20;
   spec.overlay_alpha = synthetic_mark_alpha(spec.overlay_w, spec.overlay_h);

@@ -273,15 +273,15 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
         known = true;
       if (!known) places.push_back(at);
     }
+    const double mean_score = found ? ncc_sum / found : 0.0;
     // Between equals, the pattern that matches best on average (scenery that held still drifts).
-    double score = found + 2.0 * (double(places.size()) - 1) + (found ? ncc_sum / found : 0.0);
+    const double score = found + 2.0 * (double(places.size()) - 1) + mean_score;
     log->debug("candidate {}x{} at {},{}: in {} of {} windows (mean score {:.2f}), {} places",
                cand.box.width, cand.box.height, cand.box.x, cand.box.y, found, means.size(),
-               found ? ncc_sum / found : 0.0, places.size());
+               mean_score, places.size());
     // An overlay's edges are the same in every window; scenery that held still drifts a little.
     // At several exact places it is an overlay that jumps (scenery does not teleport), so it
     // needs to be found in fewer windows.
-    const double mean_score = found ? ncc_sum / found : 0.0;
     const double share = places.size() >= 2 ? opt.min_window_share_moving : opt.min_window_share;
     const bool eligible = mean_score >= opt.min_mean_score && found >= share * double(means.size());
     // Candidates come strongest first; a later one must score clearly better (a part of the same
