@@ -88,7 +88,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
                              "slow", "slower", "veryslow", "placebo"}))
       ->envname("UNMARK_PRESET");
   sub->add_option("--segment", job.segment_frames, "Frames processed together")
-      ->default_val(30)
+      ->default_val(8)
       ->check(CLI::Range(1, 100000))
       ->envname("UNMARK_SEGMENT");
   sub->add_option("--decode-threads", job.decode_threads, "Decoder threads (0: half the cores, at least 2)")

@@ -70,6 +70,10 @@ DetectionChoice nothing(const std::string& why) {
 
 }  // namespace
 
+bool needs_input_sample(const DetectionSettings& s) {
+  return s.regions.empty() && (s.mode == "auto" || s.mode == "static");
+}
+
 DetectionChoice choose_detector(const DetectionSettings& s, const std::string& input, int width,
                                 int height) {
   auto log = log_for("detect");

@@ -26,6 +26,9 @@ struct DetectionChoice {
 // and static: auto checks the built-in profiles on the first second, then tries discovery
 // (a static logo learned from the first ~15 s); static runs discovery alone. When nothing is
 // found the detector finds nothing (the output is a plain transcode).
+// True when choose_detector reads the input to decide (auto or static without regions).
+bool needs_input_sample(const DetectionSettings& settings);
+
 DetectionChoice choose_detector(const DetectionSettings& settings, const std::string& input,
                                 int frame_width, int frame_height);
 

@@ -123,7 +123,7 @@ class RemovePipeline {
  public:
   RemovePipeline(const RemoveJob& job, const ProgressFn& progress, const std::atomic<bool>* cancel)
       : job_(job), progress_(progress), cancel_(cancel),
-        decoded_(8), processed_(std::size_t(std::max(8, job.segment_frames))) {}
+        decoded_(8), processed_(8) {}
 
   RunReport run() {
     auto log = log_for("pipeline");
@@ -170,13 +170,21 @@ class RemovePipeline {
         if (e.name == job_.encoder.name && !e.available)
           throw Error("encode", ErrorKind::unsupported, e.name + " is not available: " + e.reason);
     }
-    DetectionChoice detection = choose_detector(job_.detection, job_.input, par->width, par->height);
-    detector_ = std::move(detection.detector);
-    report_.detector = detection.description;
+    // Choosing by looking at the video (auto, static) reads its first frames: that runs on the
+    // process thread while the decoder starts, so the look costs no time of its own.
+    bool automatic = true;
+    if (needs_input_sample(job_.detection)) {
+      report_.detector = "auto (chosen from the first frames)";
+    } else {
+      DetectionChoice detection = choose_detector(job_.detection, job_.input, par->width, par->height);
+      detector_ = std::move(detection.detector);
+      report_.detector = detection.description;
+      automatic = detection.automatic;
+    }
     RemoverOptions remover_options = job_.remover_options;
     // A found mark's box is tight around what matched: give the remover a little slack for the
     // mark's anti-aliased edge and compression ringing. A user's region is taken as given.
-    if (detection.automatic && remover_options.margin < 0) remover_options.margin = 3;
+    if (automatic && remover_options.margin < 0) remover_options.margin = 3;
     remover_ = make_remover(job_.remover, remover_options);
     report_.remover = remover_->name();
     expected_frames_ = in_->expected_frame_count();
@@ -325,6 +333,13 @@ class RemovePipeline {
 
   void process_loop() {
     auto log = log_for("remove");
+    if (!detector_) {
+      ScopedTimer t(times_.prepare);
+      DetectionChoice detection =
+          choose_detector(job_.detection, job_.input, report_.width, report_.height);
+      detector_ = std::move(detection.detector);
+      report_.detector = detection.description;
+    }
     SegmentAssembler assembler(job_.segment_frames, *detector_);
     std::optional<PreviewSheet> preview;
     if (!job_.preview.empty()) preview.emplace(4, expected_frames_);

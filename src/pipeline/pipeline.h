@@ -31,7 +31,7 @@ struct RemoveJob {
   std::string remover = "auto";
   RemoverOptions remover_options;
   EncoderSettings encoder;
-  int segment_frames = 30;  // frames the remover sees at once
+  int segment_frames = 8;  // frames the remover sees at once (each holds a decoded frame: memory)
   int decode_threads = 0;   // 0: half the cores, at least 2
   std::string preview;      // before/after crops of a few frames written here (PNG) when set
 };
