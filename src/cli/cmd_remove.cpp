@@ -30,24 +30,6 @@ void print_stats(const RunReport& r) {
                s.detect, s.track, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
 }
 
-nlohmann::json to_json(const RunReport& r) {
-  const StageTimes& s = r.stages;
-  return {{"frames", r.frames},
-          {"frames_with_marks", r.frames_with_marks},
-          {"seconds", r.seconds},
-          {"fps", r.fps},
-          {"width", r.width},
-          {"height", r.height},
-          {"decoder", r.decoder},
-          {"encoder", r.encoder},
-          {"remover", r.remover},
-          {"detector", r.detector},
-          {"stages",
-           {{"prepare", s.prepare}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
-            {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
-            {"encode_wait", s.encode_wait}}}};
-}
-
 }  // namespace
 
 Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
@@ -61,9 +43,14 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
                   "(repeatable)")
       ->take_all();
   sub->add_option("--detect", job.detection.mode,
-                  "How to find the mark: auto (built-in profiles, then static-logo discovery), static, profile:NAME, regions")
+                  "How to find the mark: auto (built-in profiles, then static-logo discovery), static, profile:NAME, regions, none (a plain re-encode)")
       ->default_val("auto")
       ->envname("UNMARK_DETECT");
+  sub->add_option("--max-box-percent", job.detection.max_box_percent,
+                  "Ignore found marks whose box covers more than this percent of the frame")
+      ->default_val(100)
+      ->check(CLI::Range(0.01, 100.0))
+      ->envname("UNMARK_MAX_BOX_PERCENT");
   sub->add_option_function<std::string>(
       "--profile", [args](const std::string& p) { args->job.detection.mode = "profile:" + p; },
       "Use this profile (a built-in name such as sora2, or a profile .json)");

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   add(add_probe_command);
   add(add_detect_command);
   add(add_learn_command);
+  add(add_serve_command);
 
   try {
     app.parse(argc, argv);
@@ -81,10 +82,14 @@ int main(int argc, char** argv) {
                                     : global.verbosity >= 3 ? spdlog::level::trace
                                     : global.verbosity == 2 ? spdlog::level::debug
                                     : global.verbosity == 1 ? spdlog::level::info
+                                    // a service's log is its record: jobs taken, done, failed
+                                    : app.got_subcommand("serve") ? spdlog::level::info
                                                             : spdlog::level::warn;
   setup_logging(level, global.log_format == "json" ? LogFormat::json : LogFormat::text);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // A client that hangs up (serve) or a closed pipe must be an error on that write, not death.
+  std::signal(SIGPIPE, SIG_IGN);
 
   try {
     for (CLI::App* sub : app.get_subcommands())

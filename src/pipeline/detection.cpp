@@ -83,6 +83,9 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     c.description = "regions (" + std::to_string(s.regions.size()) + " given)";
   } else if (s.mode == "regions") {
     throw Error("cli", ErrorKind::usage, "--detect regions needs --region x,y,w,h");
+  } else if (s.mode == "none") {
+    c = nothing("none asked: a plain re-encode");
+    c.automatic = false;
   } else if (s.mode.rfind("profile:", 0) == 0) {
     c = from_profile(load_profile(s.mode.substr(8)), width, height, "");
   } else if (s.mode == "auto" || s.mode == "static") {
@@ -104,7 +107,7 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     }
   } else {
     throw Error("cli", ErrorKind::usage,
-                "--detect '" + s.mode + "' is not known (choose auto, static, profile:NAME or regions)");
+                "--detect '" + s.mode + "' is not known (choose auto, static, profile:NAME, regions or none)");
   }
   log->info("using {}", c.description);
   return c;

@@ -12,8 +12,9 @@
 namespace unmark {
 
 struct DetectionSettings {
-  std::string mode = "auto";          // auto | profile:NAME_OR_PATH | static | regions
+  std::string mode = "auto";          // auto | profile:NAME_OR_PATH | static | regions | none
   std::vector<TimedRegion> regions;   // mode "regions" (and "auto" when given)
+  double max_box_percent = 100;       // found marks whose box covers more of the frame are ignored
 };
 
 struct DetectionChoice {

@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -381,6 +383,7 @@ class RemovePipeline {
       {
         ScopedTimer t(times_.detect);
         sf.marks = detector_->detect(sf.frame);
+        if (job_.detection.max_box_percent < 100) drop_large_marks(sf.marks);
       }
       std::vector<SegmentFrame> ready;
       {
@@ -398,6 +401,14 @@ class RemovePipeline {
     emit(std::move(rest));
     if (preview) preview->write(job_.preview);
     processed_.close();
+  }
+
+  // The old worker's max_bbox_percent: a "mark" covering much of the frame is a false find.
+  void drop_large_marks(std::vector<Mark>& marks) const {
+    const double frame_area = double(report_.width) * report_.height;
+    std::erase_if(marks, [&](const Mark& m) {
+      return double(m.box.w) * m.box.h > frame_area * job_.detection.max_box_percent / 100.0;
+    });
   }
 
   void encode_loop() {
@@ -518,6 +529,25 @@ class RemovePipeline {
 };
 
 }  // namespace
+
+nlohmann::json to_json(const RunReport& r) {
+  const StageTimes& s = r.stages;
+  return {{"path", r.path},
+          {"frames", r.frames},
+          {"frames_with_marks", r.frames_with_marks},
+          {"seconds", r.seconds},
+          {"fps", r.fps},
+          {"width", r.width},
+          {"height", r.height},
+          {"decoder", r.decoder},
+          {"encoder", r.encoder},
+          {"remover", r.remover},
+          {"detector", r.detector},
+          {"stages",
+           {{"prepare", s.prepare}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
+            {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
+            {"encode_wait", s.encode_wait}}}};
+}
 
 RunReport run_remove(const RemoveJob& job, const ProgressFn& progress,
                      const std::atomic<bool>* cancel) {

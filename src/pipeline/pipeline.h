@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/region.h"
 #include "io/video_encoder.h"
 #include "pipeline/detection.h"
@@ -45,6 +47,7 @@ struct StageTimes {
 };
 
 struct RunReport {
+  std::string path = "cpu";  // where decode, removal and encode ran
   int64_t frames = 0;
   double seconds = 0, fps = 0;
   int width = 0, height = 0;
@@ -60,6 +63,9 @@ struct Progress {
   double eta_seconds = -1;   // < 0 when unknown
 };
 using ProgressFn = std::function<void(const Progress&)>;
+
+// The report as JSON (the CLI's --json, the servers' job reports).
+nlohmann::json to_json(const RunReport& report);
 
 // Runs the job. `progress` is called from the encode thread, at most ~10 times a second and once
 // at the end. Setting `*cancel` stops the run within a frame or two (Error{cancelled}).

@@ -1,0 +1,251 @@
+#include "serve/job_runner.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "pipeline/pipeline.h"
+
+namespace unmark::serve {
+
+namespace fs = std::filesystem;
+
+JobRunner::JobRunner(JobStore& store, const Storage& storage, RunnerOptions options)
+    : store_(store), storage_(storage), options_(std::move(options)) {
+  if (options_.concurrency < 1) options_.concurrency = 1;
+}
+
+JobRunner::~JobRunner() { stop(); }
+
+void JobRunner::start() {
+  std::lock_guard lock(mutex_);
+  if (started_) return;
+  started_ = true;
+  for (int i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { worker_loop(); });
+  janitor_ = std::thread([this] { janitor_loop(); });
+}
+
+void JobRunner::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!started_ || stopping_) {
+      stopping_ = true;
+      if (!started_) return;
+    }
+    stopping_ = true;
+    for (auto& [id, r] : running_) {
+      r->reason = StopReason::shutdown;
+      r->cancel = true;
+    }
+  }
+  wake_cv_.notify_all();
+  for (std::thread& t : workers_)
+    if (t.joinable()) t.join();
+  if (janitor_.joinable()) janitor_.join();
+  workers_.clear();
+}
+
+void JobRunner::wake() { wake_cv_.notify_one(); }
+
+bool JobRunner::cancel(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return false;
+  it->second->reason = StopReason::user;
+  it->second->cancel = true;
+  return true;
+}
+
+RunnerStats JobRunner::stats() {
+  std::lock_guard lock(mutex_);
+  RunnerStats s = totals_;
+  s.running = int(running_.size());
+  for (auto& [id, r] : running_) {
+    s.frames_processed += r->frames;
+    s.fps += r->fps;
+  }
+  return s;
+}
+
+std::string JobRunner::job_dir(const std::string& id) const {
+  return (fs::path(options_.data_dir) / "jobs" / id).string();
+}
+
+void JobRunner::remove_files(const std::string& id) const {
+  std::error_code ec;
+  fs::remove_all(job_dir(id), ec);
+}
+
+void JobRunner::worker_loop() {
+  auto log = log_for("serve");
+  for (;;) {
+    std::optional<Job> job;
+    {
+      std::unique_lock lock(mutex_);
+      if (stopping_) return;
+    }
+    try {
+      job = store_.claim_next();
+    } catch (const std::exception& e) {
+      log->error("taking a job: {}", e.what());
+    }
+    if (!job) {
+      std::unique_lock lock(mutex_);
+      // Woken by a submit; the timeout also picks up jobs queued by another process or recovery.
+      wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+      continue;
+    }
+    auto running = std::make_shared<Running>();
+    running->started = unix_now();
+    {
+      std::lock_guard lock(mutex_);
+      running_[job->id] = running;
+      if (stopping_) {
+        running->reason = StopReason::shutdown;
+        running->cancel = true;
+      }
+    }
+    run(std::move(*job), *running);
+  }
+}
+
+void JobRunner::run(Job job, Running& running) {
+  auto log = log_for("serve");
+  const std::string dir = job_dir(job.id);
+  const JobRequest& req = job.request;
+  log->info("job {}: started ({}, attempt {}, source {})", job.id, req.type, job.attempts,
+            req.source_uri.rfind("data:", 0) == 0 ? "data:..." : req.source_uri);
+  const std::string output = dir + "/result." + req.options.container;
+  const std::string preview = dir + "/preview.png";
+  std::string fetched;
+  double last_write = 0;
+  try {
+    fs::create_directories(dir);
+    std::string input = job.source_path;  // an upload
+    if (input.empty()) input = storage_.local_path(req.source_uri);
+    if (input.empty()) {
+      job.stage = "fetch";
+      store_.update_progress(job);
+      fetched = dir + "/source";
+      storage_.fetch(req.source_uri, req.source_headers, fetched, &running.cancel);
+      input = fetched;
+    }
+    job.stage = "remove";
+    store_.update_progress(job);
+    RemoveJob remove_job = make_remove_job(req, input, output);
+    remove_job.preview = preview;
+    RunReport report = run_remove(
+        remove_job,
+        [&](const Progress& p) {
+          running.frames = p.frames_done;
+          running.fps = p.fps;
+          const double now = unix_now();
+          if (now - last_write < 0.5 && !(p.frames_total > 0 && p.frames_done >= p.frames_total)) return;
+          last_write = now;
+          job.frames_done = p.frames_done;
+          job.frames_total = p.frames_total;
+          job.fps = p.fps;
+          job.eta_seconds = p.eta_seconds;
+          job.progress = p.frames_total > 0 ? std::min(0.99, double(p.frames_done) / double(p.frames_total)) : 0;
+          store_.update_progress(job);
+        },
+        &running.cancel);
+    job.report = to_json(report);
+    job.frames_done = report.frames;
+    job.frames_total = report.frames;
+    job.fps = report.fps;
+    if (!req.target_uri.empty()) {
+      job.stage = "store";
+      store_.update_progress(job);
+      job.result_url = storage_.store(output, req.target_uri, req.overwrite);
+    }
+    if (!fetched.empty()) fs::remove(fetched);
+    job.result_path = output;
+    job.status = JobStatus::completed;
+    job.progress = 1;
+    job.eta_seconds = 0;
+    job.stage = "done";
+    store_.finish(job);
+    log->info("job {}: completed, {} frames in {:.2f} s ({:.1f} fps)", job.id, report.frames, report.seconds,
+              report.fps);
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    fs::remove(output, ec);
+    fs::remove(preview, ec);
+    if (!fetched.empty()) fs::remove(fetched, ec);
+    const auto* err = dynamic_cast<const Error*>(&e);
+    const StopReason reason = running.reason;
+    if (reason == StopReason::shutdown) {
+      store_.requeue(job.id);
+      log->info("job {}: stopped by the server's shutdown, back in the queue", job.id);
+    } else {
+      if (reason == StopReason::user) {
+        job.status = JobStatus::cancelled;
+        job.error = "cancelled by the client";
+        job.error_stage = job.stage;
+      } else if (reason == StopReason::timeout) {
+        job.status = JobStatus::failed;
+        job.error = "timeout: the job ran longer than " + std::to_string(int(options_.job_timeout_s)) + " s";
+        job.error_stage = "timeout";
+      } else {
+        job.status = JobStatus::failed;
+        job.error = err ? err->line() : std::string("internal: ") + e.what();
+        job.error_stage = err ? err->stage() : "internal";
+      }
+      job.stage = std::string(to_string(job.status));
+      job.eta_seconds = -1;
+      store_.finish(job);
+      log->warn("job {}: {}: {}", job.id, to_string(job.status), job.error);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  running_.erase(job.id);
+  totals_.frames_processed += running.frames;
+  if (running.reason == StopReason::shutdown) return;
+  switch (job.status) {
+    case JobStatus::completed: ++totals_.completed; break;
+    case JobStatus::cancelled: ++totals_.cancelled; break;
+    case JobStatus::failed:
+      ++totals_.failed;
+      ++totals_.failures_by_stage[job.error_stage];
+      break;
+    default: break;
+  }
+}
+
+void JobRunner::janitor_loop() {
+  auto log = log_for("serve");
+  double last_cleanup = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_; });
+      if (stopping_) return;
+      if (options_.job_timeout_s > 0) {
+        const double now = unix_now();
+        for (auto& [id, r] : running_)
+          if (!r->cancel && now - r->started > options_.job_timeout_s) {
+            r->reason = StopReason::timeout;
+            r->cancel = true;
+          }
+      }
+    }
+    const double now = unix_now();
+    if (now - last_cleanup < 60) continue;
+    last_cleanup = now;
+    try {
+      for (const Job& old : store_.finished_before(now - options_.keep_hours * 3600)) {
+        remove_files(old.id);
+        store_.remove(old.id);
+        log->info("job {}: deleted ({} h after it finished)", old.id, options_.keep_hours);
+      }
+    } catch (const std::exception& e) {
+      log->error("cleanup: {}", e.what());
+    }
+  }
+}
+
+}  // namespace unmark::serve

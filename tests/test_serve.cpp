@@ -1,0 +1,475 @@
+// `unmark serve` end to end: the real binary on 127.0.0.1 with an ephemeral port, driven over
+// HTTP as a client would. Jobs run on small clips the tests make.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "support/media.h"
+
+using namespace unmark::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// One `unmark serve` process. Killed (SIGKILL) by the destructor unless stopped.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& dir, std::vector<std::string> extra = {}) : dir_(dir) {
+    signal(SIGPIPE, SIG_IGN);  // a server that refuses a body early closes the socket mid-send
+    start(std::move(extra));
+  }
+  ~ServeProcess() { kill_now(); }
+
+  void start(std::vector<std::string> extra) {
+    fs::remove(dir_ + "/port");
+    std::vector<std::string> args = {UNMARK_BINARY, "serve", "--port", "0", "--port-file", dir_ + "/port",
+                                     "--data", dir_ + "/data", "--allow-dir", dir_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string log = dir_ + "/serve.log";
+      std::freopen(log.c_str(), "a", stderr);
+      std::freopen("/dev/null", "w", stdout);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && !fs::exists(dir_ + "/port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    port_ = std::stoi(slurp(dir_ + "/port"));
+  }
+
+  void kill_now() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  // SIGTERM; returns the exit code.
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  httplib::Client client(const std::string& token = "") const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    if (!token.empty()) c.set_bearer_token_auth(token.c_str());
+    return c;
+  }
+  std::string log() const { return slurp(dir_ + "/serve.log"); }
+
+  // Sends `request` as is on a fresh connection and returns what comes back first.
+  std::string raw(const std::string& request) const {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string answer;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        send(fd, request.data(), request.size(), 0) == ssize_t(request.size())) {
+      char buffer[4096];
+      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n > 0) answer.assign(buffer, size_t(n));
+    }
+    close(fd);
+    return answer;
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+json body_of(const httplib::Result& r) {
+  if (!r) return json();
+  return json::parse(r->body, nullptr, false);
+}
+
+json submit(httplib::Client& c, const json& request) {
+  auto r = c.Post("/api/v1/jobs", request.dump(), "application/json");
+  EXPECT_TRUE(r);
+  if (!r) return json();
+  EXPECT_EQ(r->status, 202) << r->body;
+  return body_of(r);
+}
+
+json get_job(httplib::Client& c, const std::string& id) { return body_of(c.Get(("/api/v1/jobs/" + id).c_str())); }
+
+// Polls until the job has `status` (or any finished status when `status` is empty).
+json wait_for(httplib::Client& c, const std::string& id, const std::string& status = "", int seconds = 120) {
+  json job;
+  for (int i = 0; i < seconds * 20; ++i) {
+    job = get_job(c, id);
+    std::string s = job.value("status", "");
+    if (status.empty() ? (s == "completed" || s == "failed" || s == "cancelled") : s == status) return job;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " never reached '" << status << "': " << job.dump();
+  return job;
+}
+
+MediaSpec small_clip(int frames = 48) {
+  MediaSpec spec;
+  spec.width = 320;
+  spec.height = 240;
+  spec.frames = frames;
+  spec.mark = {20, 20, 60, 24};
+  return spec;
+}
+
+const char* kRegion = "18,18,64,28";
+
+}  // namespace
+
+TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
+  std::string dir = temp_dir("serve_json");
+  write_media(dir + "/in.mp4", small_clip());
+  ServeProcess server(dir);
+  auto c = server.client();
+  json job = submit(c, {{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}, {"metadata", {{"user", "u1"}}}});
+  ASSERT_TRUE(job.contains("id"));
+  const std::string id = job["id"];
+  EXPECT_EQ(job["status"], "queued");
+  EXPECT_EQ(job["metadata"]["user"], "u1");
+
+  // Server-sent events: progress events, then one "done" with the finished job.
+  std::string stream;
+  auto sse = c.Get(("/api/v1/jobs/" + id + "/events").c_str(), [&](const char* data, size_t n) {
+    stream.append(data, n);
+    return true;
+  });
+  ASSERT_TRUE(sse);
+  EXPECT_EQ(sse->get_header_value("Content-Type"), "text/event-stream");
+  ASSERT_NE(stream.find("event: done"), std::string::npos) << stream;
+  json done = json::parse(stream.substr(stream.rfind("data: ") + 6, stream.find('\n', stream.rfind("data: ")) - stream.rfind("data: ") - 6));
+  EXPECT_EQ(done["status"], "completed");
+
+  json finished = wait_for(c, id);
+  ASSERT_EQ(finished["status"], "completed") << finished.dump();
+  EXPECT_DOUBLE_EQ(finished["progress"].get<double>(), 1.0);
+  EXPECT_EQ(finished["frames_done"], 48);
+  EXPECT_EQ(finished["report"]["path"], "cpu");
+  EXPECT_FALSE(finished["report"]["encoder"].get<std::string>().empty());
+  EXPECT_GT(finished["report"]["stages"]["encode"].get<double>(), 0);
+  EXPECT_EQ(finished["attempts"], 1);
+
+  auto result = c.Get(("/api/v1/jobs/" + id + "/result").c_str());
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200);
+  EXPECT_EQ(result->get_header_value("Content-Type"), "video/mp4");
+  std::ofstream(dir + "/served.mp4", std::ios::binary) << result->body;
+
+  // Range requests resume downloads.
+  auto part = c.Get(("/api/v1/jobs/" + id + "/result").c_str(), {{"Range", "bytes=10-19"}});
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body, result->body.substr(10, 10));
+
+  auto preview = c.Get(("/api/v1/jobs/" + id + "/preview.png").c_str());
+  ASSERT_TRUE(preview);
+  EXPECT_EQ(preview->status, 200);
+  EXPECT_EQ(preview->body.substr(1, 3), "PNG");
+
+  // The same options through the CLI give the same video.
+  std::string cmd = std::string(UNMARK_BINARY) + " -q remove " + dir + "/in.mp4 -o " + dir + "/cli.mp4 --region " + kRegion;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto served = decode_video(dir + "/served.mp4");
+  auto cli = decode_video(dir + "/cli.mp4");
+  ASSERT_EQ(served.size(), cli.size());
+  ASSERT_EQ(served.size(), 48u);
+  for (size_t i = 0; i < served.size(); ++i)
+    EXPECT_GE(psnr(served[i], cli[i], nullptr, nullptr), 60.0) << "frame " << i;
+
+  auto list = body_of(c.Get("/api/v1/jobs?status=completed"));
+  EXPECT_EQ(list["total"], 1);
+  EXPECT_EQ(list["jobs"][0]["id"], id);
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("unmark_jobs{state=\"completed\"} 1"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("unmark_frames_processed_total 48"), std::string::npos) << metrics->body;
+}
+
+TEST(Serve, UploadsAreStreamedAndChecked) {
+  std::string dir = temp_dir("serve_upload");
+  write_media(dir + "/in.mp4", small_clip(24));
+  std::ofstream(dir + "/notes.txt") << "this is not a video\n";
+  ServeProcess server(dir, {"--max-upload-mb", "1"});
+  auto c = server.client();
+
+  httplib::MultipartFormDataItems items = {
+      {"file", slurp(dir + "/in.mp4"), "in.mp4", "video/mp4"},
+      {"regions", json::array({kRegion}).dump(), "", ""},
+      {"priority", "7", "", ""},
+      {"metadata", R"({"from": "upload"})", "", ""},
+  };
+  auto r = c.Post("/api/v1/jobs/upload", items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  json job = body_of(r);
+  EXPECT_EQ(job["priority"], 7);
+  EXPECT_EQ(job["metadata"]["from"], "upload");
+  json finished = wait_for(c, job["id"]);
+  EXPECT_EQ(finished["status"], "completed") << finished.dump();
+  EXPECT_EQ(finished["frames_done"], 24);
+
+  auto bad = c.Post("/api/v1/jobs/upload", httplib::MultipartFormDataItems{{"file", slurp(dir + "/notes.txt"), "notes.mp4", "video/mp4"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_EQ(body_of(bad)["error"]["code"], "not_a_video");
+
+  std::string big(1536 * 1024, 'x');
+  auto too_big = c.Post("/api/v1/jobs/upload", httplib::MultipartFormDataItems{{"file", big, "big.mp4", "video/mp4"}});
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+
+  auto no_file = c.Post("/api/v1/jobs/upload", httplib::MultipartFormDataItems{{"priority", "3", "", ""}});
+  ASSERT_TRUE(no_file);
+  EXPECT_EQ(no_file->status, 400);
+  // Refused uploads leave nothing behind: only the accepted job's directory remains.
+  int dirs = 0;
+  for (auto& e : fs::directory_iterator(dir + "/data/jobs")) dirs += e.is_directory();
+  EXPECT_EQ(dirs, 1);
+}
+
+TEST(Serve, BadRequestsGetTheRightStatusAndTheServerKeepsServing) {
+  std::string dir = temp_dir("serve_bad");
+  write_media(dir + "/in.mp4", small_clip(12));
+  std::ofstream(dir + "/notes.mp4") << "not a video";
+  fs::create_symlink("/etc/passwd", dir + "/escape.mp4");
+  ServeProcess server(dir);
+  auto c = server.client();
+  struct Case {
+    std::string body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"{not json", 400, "invalid_json"},
+      {"[1, 2]", 400, "invalid_body"},
+      {R"({"job_type": "sharpen", "source_uri": "/x.mp4"})", 422, "invalid_job_type"},
+      {R"({"job_type": "watermark_removal"})", 400, "missing_field"},
+      {R"({"source_uri": ")" + dir + R"(/missing.mp4"})", 404, "source_not_found"},
+      {R"({"source_uri": "/etc/passwd"})", 403, "path_not_allowed"},
+      {R"({"source_uri": ")" + dir + R"(/../../../etc/passwd"})", 403, "path_not_allowed"},
+      {R"({"source_uri": ")" + dir + R"(/escape.mp4"})", 403, "path_not_allowed"},
+      {R"({"source_uri": ")" + dir + R"(/notes.mp4"})", 422, "not_a_video"},
+      {R"({"source_uri": "http://127.0.0.1:9/x.mp4"})", 403, "private_url"},
+      {R"({"source_uri": "http://169.254.169.254/latest/meta-data"})", 403, "private_url"},
+      {R"({"source_uri": "http://[::1]/x.mp4"})", 403, "private_url"},
+      {R"({"source_uri": "http://localhost/x.mp4"})", 403, "private_url"},
+      {R"({"source_uri": "ftp://example.com/x.mp4"})", 422, "unsupported_uri"},
+      {R"({"source_uri": "data:video/mp4;base64,@@@"})", 422, "invalid_base64"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "priority": 11})", 422, "invalid_field"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "priority": "high"})", 400, "invalid_field"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "watermark_removal_config": {"detector": "magic"}})", 422, "invalid_field"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "regions": ["1,2,3"]})", 422, "invalid_field"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "encoder": "divx"})", 422, "invalid_field"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "target_uri": ")" + dir + R"(/in.mp4"})", 409, "target_exists"},
+      {R"({"source_uri": ")" + dir + R"(/in.mp4", "target_uri": "/root/out.mp4"})", 403, "path_not_allowed"},
+  };
+  for (const Case& k : cases) {
+    auto r = c.Post("/api/v1/jobs", k.body, "application/json");
+    ASSERT_TRUE(r) << k.body;
+    EXPECT_EQ(r->status, k.status) << k.body << " -> " << r->body;
+    json e = body_of(r);
+    EXPECT_EQ(e["error"]["code"], k.code) << k.body << " -> " << r->body;
+    EXPECT_FALSE(e["error"]["message"].get<std::string>().empty());
+  }
+  EXPECT_EQ(c.Get("/api/v1/jobs/00000000-0000-4000-8000-000000000000")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/jobs/00000000-0000-4000-8000-000000000000/result")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/nothing")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/jobs?status=sleeping")->status, 422);
+  // A body over the limit is refused from its Content-Length, before it is sent.
+  EXPECT_EQ(server.raw("POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 2097152\r\n\r\n").substr(0, 12),
+            "HTTP/1.1 413");
+  EXPECT_EQ(body_of(c.Get("/api/v1/jobs"))["total"], 0);  // nothing was queued
+  EXPECT_EQ(c.Get("/health")->status, 200);
+
+  // A source that fails in the job: the job fails with the reason, the server goes on.
+  json job = submit(c, {{"source_uri", "data:video/mp4;base64,AAAA"}});
+  json failed = wait_for(c, job["id"]);
+  EXPECT_EQ(failed["status"], "failed");
+  EXPECT_FALSE(failed["error"].get<std::string>().empty());
+  EXPECT_EQ(c.Get("/health")->status, 200);
+}
+
+TEST(Serve, BearerTokenGuardsEverythingButHealth) {
+  std::string dir = temp_dir("serve_auth");
+  ServeProcess server(dir, {"--token", "s3cret"});
+  auto anonymous = server.client();
+  EXPECT_EQ(anonymous.Get("/health")->status, 200);
+  auto r = anonymous.Get("/api/v1/jobs");
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(body_of(r)["error"]["code"], "unauthorized");
+  EXPECT_EQ(anonymous.Get("/metrics")->status, 401);
+  EXPECT_EQ(server.client("wrong").Get("/api/v1/jobs")->status, 401);
+  EXPECT_EQ(server.client("s3cret").Get("/api/v1/jobs")->status, 200);
+}
+
+TEST(Serve, CancelStopsQueuedAndRunningJobs) {
+  std::string dir = temp_dir("serve_cancel");
+  MediaSpec spec = small_clip(900);
+  spec.width = 640;
+  spec.height = 360;
+  write_media(dir + "/long.mp4", spec);
+  ServeProcess server(dir, {"--concurrency", "1"});
+  auto c = server.client();
+  json running = submit(c, {{"source_uri", dir + "/long.mp4"}, {"regions", {kRegion}}, {"preset", "medium"}});
+  json queued = submit(c, {{"source_uri", dir + "/long.mp4"}, {"regions", {kRegion}}});
+  wait_for(c, running["id"], "processing");
+
+  auto r = c.Post(("/api/v1/jobs/" + queued["id"].get<std::string>() + "/cancel").c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["status"], "cancelled");
+
+  const auto start = std::chrono::steady_clock::now();
+  r = c.Post(("/api/v1/jobs/" + running["id"].get<std::string>() + "/cancel").c_str());
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["status"], "cancelled");
+  EXPECT_LT(took, 2.0);
+  // No partial output is left in the job's directory.
+  for (auto& e : fs::directory_iterator(dir + "/data/jobs/" + running["id"].get<std::string>()))
+    ADD_FAILURE() << "left behind: " << e.path();
+  EXPECT_EQ(c.Post(("/api/v1/jobs/" + running["id"].get<std::string>() + "/cancel").c_str())->status, 409);
+  EXPECT_EQ(c.Get(("/api/v1/jobs/" + running["id"].get<std::string>() + "/result").c_str())->status, 409);
+
+  auto del = c.Delete(("/api/v1/jobs/" + running["id"].get<std::string>()).c_str());
+  EXPECT_EQ(del->status, 200);
+  EXPECT_EQ(c.Get(("/api/v1/jobs/" + running["id"].get<std::string>()).c_str())->status, 404);
+}
+
+TEST(Serve, JobsSurviveAKillAndPriorityOrdersTheQueue) {
+  std::string dir = temp_dir("serve_durable");
+  MediaSpec spec = small_clip(600);
+  spec.width = 640;
+  spec.height = 360;
+  write_media(dir + "/long.mp4", spec);
+  write_media(dir + "/short.mp4", small_clip(12));
+  std::string id, low, high;
+  {
+    ServeProcess server(dir, {"--concurrency", "1"});
+    auto c = server.client();
+    id = submit(c, {{"source_uri", dir + "/long.mp4"}, {"regions", {kRegion}}})["id"];
+    low = submit(c, {{"source_uri", dir + "/short.mp4"}, {"priority", 2}})["id"];
+    high = submit(c, {{"source_uri", dir + "/short.mp4"}, {"priority", 9}})["id"];
+    wait_for(c, id, "processing");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    server.kill_now();  // kill -9 mid-job
+  }
+  ServeProcess restarted(dir, {"--concurrency", "1"});
+  auto c = restarted.client();
+  json job = wait_for(c, id);
+  EXPECT_EQ(job["status"], "completed") << job.dump();
+  EXPECT_EQ(job["attempts"], 2);
+  EXPECT_EQ(job["frames_done"], 600);
+  json a = wait_for(c, high), b = wait_for(c, low);
+  EXPECT_EQ(a["status"], "completed");
+  EXPECT_EQ(b["status"], "completed");
+  EXPECT_LT(a["started_at"].get<std::string>(), b["started_at"].get<std::string>());  // priority 9 first
+  EXPECT_NE(restarted.log().find("1 back in the queue"), std::string::npos) << restarted.log();
+  EXPECT_EQ(restarted.terminate(), 0);
+}
+
+TEST(Serve, AJobThatKeepsKillingTheServerFailsWithTheReason) {
+  std::string dir = temp_dir("serve_retry");
+  MediaSpec spec = small_clip(600);
+  spec.width = 640;
+  spec.height = 360;
+  write_media(dir + "/long.mp4", spec);
+  std::string id;
+  {
+    ServeProcess server(dir, {"--max-attempts", "1"});
+    auto c = server.client();
+    id = submit(c, {{"source_uri", dir + "/long.mp4"}, {"regions", {kRegion}}})["id"];
+    wait_for(c, id, "processing");
+    server.kill_now();
+  }
+  ServeProcess restarted(dir, {"--max-attempts", "1"});
+  auto c = restarted.client();
+  json job = get_job(c, id);
+  EXPECT_EQ(job["status"], "failed");
+  EXPECT_NE(job["error"].get<std::string>().find("server stopped"), std::string::npos) << job.dump();
+}
+
+TEST(Serve, TwentyJobsWithConcurrencyTwoAllComplete) {
+  std::string dir = temp_dir("serve_many");
+  write_media(dir + "/in.mp4", small_clip(12));
+  ServeProcess server(dir, {"--concurrency", "2"});
+  auto c = server.client();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i)
+    ids.push_back(submit(c, {{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}, {"metadata", {{"n", i}}}})["id"]);
+  for (int i = 0; i < 20; ++i) {
+    json job = wait_for(c, ids[size_t(i)]);
+    EXPECT_EQ(job["status"], "completed") << job.dump();
+    EXPECT_EQ(job["metadata"]["n"], i);
+    EXPECT_EQ(job["frames_done"], 12);
+  }
+  EXPECT_EQ(body_of(c.Get("/api/v1/jobs?status=completed&limit=5"))["jobs"].size(), 5u);
+  EXPECT_EQ(body_of(c.Get("/api/v1/jobs?status=completed&limit=500"))["total"], 20);
+}
+
+TEST(Serve, HttpSourcesDownloadWhenPrivateAddressesAreAllowed) {
+  std::string dir = temp_dir("serve_http");
+  write_media(dir + "/in.mp4", small_clip(12));
+  httplib::Server origin;
+  const std::string video = slurp(dir + "/in.mp4");
+  std::string seen_header;
+  origin.Get("/clip.mp4", [&](const httplib::Request& req, httplib::Response& res) {
+    seen_header = req.get_header_value("X-Token");
+    res.set_content(video, "video/mp4");
+  });
+  origin.Get("/moved", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/clip.mp4"); });
+  int port = origin.bind_to_any_port("127.0.0.1");
+  std::thread origin_thread([&] { origin.listen_after_bind(); });
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  {
+    ServeProcess server(dir, {"--allow-private-urls"});
+    auto c = server.client();
+    json ok = submit(c, {{"source_uri", base + "/moved"}, {"source_headers", {{"X-Token", "abc"}}}, {"regions", {kRegion}}});
+    json missing = submit(c, {{"source_uri", base + "/missing.mp4"}});
+    json done = wait_for(c, ok["id"]);
+    EXPECT_EQ(done["status"], "completed") << done.dump();
+    EXPECT_EQ(seen_header, "abc");
+    json failed = wait_for(c, missing["id"]);
+    EXPECT_EQ(failed["status"], "failed");
+    EXPECT_EQ(failed["error_stage"], "fetch");
+    EXPECT_NE(failed["error"].get<std::string>().find("HTTP 404"), std::string::npos) << failed.dump();
+  }
+  origin.stop();
+  origin_thread.join();
+}
