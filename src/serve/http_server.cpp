@@ -108,6 +108,9 @@ HttpServer::HttpServer(const Options& options) : impl_(std::make_unique<Impl>())
   impl->server.set_read_timeout(options.read_timeout_s, 0);
   impl->server.set_write_timeout(options.read_timeout_s, 0);
   impl->server.set_keep_alive_max_count(1000);
+  // Headers and body go out in separate writes: without this, Nagle holds the body back until
+  // the client's delayed ACK, 40 ms on every small response.
+  impl->server.set_tcp_nodelay(true);
   // Whole bodies are limited up front by Content-Length (below); the library's limit is what a
   // streamed upload may send, which its handler enforces more precisely.
   impl->server.set_payload_max_length(size_t(1) << 40);

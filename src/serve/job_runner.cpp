@@ -48,7 +48,13 @@ void JobRunner::stop() {
   workers_.clear();
 }
 
-void JobRunner::wake() { wake_cv_.notify_one(); }
+void JobRunner::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    ++submitted_;
+  }
+  wake_cv_.notify_all();  // all: the janitor waits on it too
+}
 
 bool JobRunner::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
@@ -83,9 +89,11 @@ void JobRunner::worker_loop() {
   auto log = log_for("serve");
   for (;;) {
     std::optional<Job> job;
+    uint64_t submitted = 0;
     {
       std::unique_lock lock(mutex_);
       if (stopping_) return;
+      submitted = submitted_;
     }
     try {
       job = store_.claim_next();
@@ -95,7 +103,7 @@ void JobRunner::worker_loop() {
     if (!job) {
       std::unique_lock lock(mutex_);
       // Woken by a submit; the timeout also picks up jobs queued by another process or recovery.
-      wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+      wake_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || submitted_ != submitted; });
       continue;
     }
     auto running = std::make_shared<Running>();

@@ -77,6 +77,7 @@ class JobRunner {
   std::mutex mutex_;
   std::condition_variable wake_cv_;
   bool stopping_ = false;
+  uint64_t submitted_ = 0;  // wake() calls: a worker that found the queue empty waits for a change
   bool started_ = false;
   std::map<std::string, std::shared_ptr<Running>> running_;
   RunnerStats totals_;
