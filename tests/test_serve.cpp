@@ -159,7 +159,8 @@ TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
   json job = submit(c, {{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}, {"metadata", {{"user", "u1"}}}});
   ASSERT_TRUE(job.contains("id"));
   const std::string id = job["id"];
-  EXPECT_EQ(job["status"], "queued");
+  // An idle worker may have taken it already by the time the answer is written.
+  EXPECT_TRUE(job["status"] == "queued" || job["status"] == "processing") << job.dump();
   EXPECT_EQ(job["metadata"]["user"], "u1");
 
   // Server-sent events: progress events, then one "done" with the finished job.
