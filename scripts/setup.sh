@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config git
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libcpp-httplib-dev libcurl4-openssl-dev libsqlite3-dev   # unmark serve
+  libcpp-httplib-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev   # unmark serve
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-photo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   ffmpeg bc time   # the benchmark: reference transcode, arithmetic, CPU time; tests need none

@@ -37,7 +37,20 @@ Command add_serve_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--allow-dir", o->allow_dirs, "A directory file:// sources and targets may use (repeatable)")
       ->check(CLI::ExistingDirectory);
   sub->add_flag("--allow-private-urls", o->allow_private_urls,
-                "Let http(s) sources reach loopback, private and link-local addresses");
+                "Let http(s) sources and a job's S3 endpoint reach loopback, private and link-local addresses");
+  // S3: the environment's AWS_* settings, which these options override.
+  o->s3 = serve::s3_options_from_environment();
+  sub->add_option("--s3-endpoint", o->s3.endpoint,
+                  "S3-compatible endpoint, e.g. http://127.0.0.1:9000 (default: AWS, or AWS_ENDPOINT_URL_S3)");
+  sub->add_option("--s3-region", o->s3.region, "S3 region (default: AWS_REGION, else us-east-1)");
+  sub->add_flag("--s3-path-style,!--s3-virtual-host", o->s3.path_style,
+                "Address objects as endpoint/bucket/key (MinIO) instead of bucket.endpoint/key");
+  sub->add_option("--presign-ttl", o->s3.presign_ttl_s, "Seconds a result's presigned S3 URL stays valid")
+      ->check(CLI::Range(1, 604800));
+  sub->add_option_function<double>(
+         "--s3-part-mb", [o](double mb) { o->s3.part_bytes = int64_t(mb * 1024 * 1024); },
+         "Results above this many MiB are uploaded to S3 in parts of this size (at least 5)")
+      ->check(CLI::Range(5.0, 5000.0));
   return [o] {
     serve::Server server(*o);
     server.bind();

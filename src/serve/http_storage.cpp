@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "core/error.h"
+#include "serve/curl_guard.h"
 #include "serve/job.h"
 #include "serve/storage.h"
 
@@ -45,8 +46,7 @@ struct Transfer {
   std::FILE* out = nullptr;
   int64_t written = 0, limit = 0;
   bool too_large = false;
-  bool allow_private = false;
-  std::string refused_address;
+  ConnectGuard guard;
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -67,10 +67,10 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 curl_socket_t on_open_socket(void* user, curlsocktype, curl_sockaddr* address) {
-  auto* t = static_cast<Transfer*>(user);
+  auto* guard = static_cast<ConnectGuard*>(user);
   const std::string text = address_text(&address->addr);
-  if (!t->allow_private && is_private_address(text)) {
-    t->refused_address = text;
+  if (!guard->allow_private && is_private_address(text)) {
+    guard->refused_address = text;
     return CURL_SOCKET_BAD;
   }
   return socket(address->family, address->socktype, address->protocol);
@@ -78,45 +78,19 @@ curl_socket_t on_open_socket(void* user, curlsocktype, curl_sockaddr* address) {
 
 class HttpStorage : public StorageBackend {
  public:
-  explicit HttpStorage(const StorageOptions& options) : options_(options) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  }
+  explicit HttpStorage(const StorageOptions& options) : options_(options) { curl_init_once(); }
 
   bool handles(const std::string& uri) const override {
     return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
   }
 
-  void check_source(const std::string& uri) const override {
-    std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
-    if (!url || curl_url_set(url.get(), CURLUPART_URL, uri.c_str(), 0) != CURLUE_OK)
-      throw ApiError(422, "invalid_url", "'" + uri + "' is not a valid URL");
-    char* host_raw = nullptr;
-    if (curl_url_get(url.get(), CURLUPART_HOST, &host_raw, 0) != CURLUE_OK || !host_raw)
-      throw ApiError(422, "invalid_url", "'" + uri + "' has no host");
-    std::string host = host_raw;
-    curl_free(host_raw);
-    if (options_.allow_private_urls) return;
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (is_private_address(host) || host == "localhost")
-      throw ApiError(403, "private_url", "'" + host + "' is a loopback, private or link-local address; "
-                                         "this server does not fetch from its own network");
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0)
-      return;  // unresolvable now: the job fails with curl's reason, which says it better
-    std::string refused;
-    for (addrinfo* a = found; a; a = a->ai_next)
-      if (is_private_address(address_text(a->ai_addr))) refused = address_text(a->ai_addr);
-    freeaddrinfo(found);
-    if (!refused.empty())
-      throw ApiError(403, "private_url", "'" + host + "' resolves to " + refused +
-                                         ", a private address; this server does not fetch from its own network");
+  void check_source(const std::string& uri, const JobAccess&) const override {
+    check_public_url(uri, options_.allow_private_urls);
   }
 
-  void fetch(const std::string& uri, const nlohmann::json& headers, const std::string& dest,
+  void fetch(const std::string& uri, const JobAccess& access, const std::string& dest,
              const std::atomic<bool>* cancel) const override {
+    const nlohmann::json& headers = access.headers;
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) throw std::bad_alloc();
     std::unique_ptr<std::FILE, FileCloser> out(std::fopen(dest.c_str(), "wb"));
@@ -124,7 +98,7 @@ class HttpStorage : public StorageBackend {
     Transfer t;
     t.out = out.get();
     t.limit = options_.max_download_bytes;
-    t.allow_private = options_.allow_private_urls;
+    t.guard.allow_private = options_.allow_private_urls;
     t.cancel = cancel;
     curl_slist* list = nullptr;
     for (auto& [name, value] : headers.items())
@@ -150,8 +124,7 @@ class HttpStorage : public StorageBackend {
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t);
+    install_connect_guard(c, &t.guard);
     CURLcode rc = curl_easy_perform(c);
     out.reset();
     if (rc == CURLE_OK) return;
@@ -159,8 +132,8 @@ class HttpStorage : public StorageBackend {
     std::string why;
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (!t.refused_address.empty())
-      why = "refused to connect to " + t.refused_address + " (a private address)";
+    if (!t.guard.refused_address.empty())
+      why = "refused to connect to " + t.guard.refused_address + " (a private address)";
     else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
       why = "larger than the limit of " + std::to_string(options_.max_download_bytes >> 20) + " MiB";
     else if (rc == CURLE_HTTP_RETURNED_ERROR)
@@ -177,6 +150,44 @@ class HttpStorage : public StorageBackend {
 };
 
 }  // namespace
+
+void install_connect_guard(CURL* curl, ConnectGuard* guard) {
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, guard);
+}
+
+void curl_init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+void check_public_url(const std::string& uri, bool allow_private) {
+  std::unique_ptr<CURLU, CurlUrlDeleter> url(curl_url());
+  if (!url || curl_url_set(url.get(), CURLUPART_URL, uri.c_str(), 0) != CURLUE_OK)
+    throw ApiError(422, "invalid_url", "'" + uri + "' is not a valid URL");
+  char* host_raw = nullptr;
+  if (curl_url_get(url.get(), CURLUPART_HOST, &host_raw, 0) != CURLUE_OK || !host_raw)
+    throw ApiError(422, "invalid_url", "'" + uri + "' has no host");
+  std::string host = host_raw;
+  curl_free(host_raw);
+  if (allow_private) return;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (is_private_address(host) || host == "localhost")
+    throw ApiError(403, "private_url", "'" + host + "' is a loopback, private or link-local address; "
+                                       "this server does not fetch from its own network");
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0)
+    return;  // unresolvable now: the job fails with curl's reason, which says it better
+  std::string refused;
+  for (addrinfo* a = found; a; a = a->ai_next)
+    if (is_private_address(address_text(a->ai_addr))) refused = address_text(a->ai_addr);
+  freeaddrinfo(found);
+  if (!refused.empty())
+    throw ApiError(403, "private_url", "'" + host + "' resolves to " + refused +
+                                       ", a private address; this server does not fetch from its own network");
+}
 
 std::unique_ptr<StorageBackend> make_http_storage(const StorageOptions& options) {
   return std::make_unique<HttpStorage>(options);

@@ -141,6 +141,35 @@ JobRequest parse_job_request(const json& body, bool source_required) {
     r.metadata = *it;
   }
   r.priority = get_int_in(body, "priority", "priority", 5, 1, 10);
+  r.output_filename = get_string(body, "output_filename", "output_filename", "");
+  if (r.output_filename.find('/') != std::string::npos || r.output_filename == ".." || r.output_filename == ".")
+    bad_value("output_filename", "must be a file name, not a path");
+  for (const char* key : {"s3Config", "s3_config"}) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_object()) bad_type(key, "an object");
+    for (const char* name : {"accessId", "accessSecret", "bucketName", "endpointUrl", "region"})
+      if (auto v = it->find(name); v != it->end() && !v->is_null()) {
+        if (!v->is_string()) bad_type(std::string(key) + "." + name, "a string");
+        if (!v->get_ref<const std::string&>().empty()) r.s3_config[name] = *v;
+      }
+    if (auto v = it->find("forcePathStyle"); v != it->end() && !v->is_null())
+      r.s3_config["forcePathStyle"] = get_bool(*it, "forcePathStyle", std::string(key) + ".forcePathStyle", false);
+    if (r.s3_config.contains("accessId") != r.s3_config.contains("accessSecret"))
+      bad_value(key, "accessId and accessSecret go together");
+    if (auto e = r.s3_config.find("endpointUrl"); e != r.s3_config.end()) {
+      const std::string& url = e->get_ref<const std::string&>();
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+        bad_value(std::string(key) + ".endpointUrl", "must be an http(s) URL");
+    }
+  }
+  // The old worker stored every result in s3Config's bucket, under s3_prefix.
+  if (r.target_uri.empty() && r.s3_config.contains("bucketName")) {
+    std::string prefix = get_string(body, "s3_prefix", "s3_prefix", "");
+    while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+    r.target_uri = "s3://" + r.s3_config["bucketName"].get<std::string>() + "/" + prefix;
+  }
 
   JobOptions& o = r.options;
   json config = json::object();
@@ -261,6 +290,8 @@ json to_json(const JobRequest& r) {
           {"source_uri", r.source_uri},
           {"target_uri", r.target_uri},
           {"source_headers", r.source_headers},
+          {"s3_config", r.s3_config},
+          {"output_filename", r.output_filename},
           {"watermark_removal_config", r.watermark_removal_config},
           {"metadata", r.metadata},
           {"priority", r.priority},
@@ -283,6 +314,8 @@ JobRequest job_request_from_json(const json& j) {
   r.source_uri = j.value("source_uri", "");
   r.target_uri = j.value("target_uri", "");
   r.source_headers = j.value("source_headers", json::object());
+  r.s3_config = j.value("s3_config", json::object());
+  r.output_filename = j.value("output_filename", "");
   r.watermark_removal_config = j.value("watermark_removal_config", json::object());
   r.metadata = j.value("metadata", json::object());
   r.priority = j.value("priority", 5);
@@ -298,6 +331,11 @@ JobRequest job_request_from_json(const json& j) {
   r.options.preset = o.value("preset", r.options.preset);
   r.options.container = o.value("container", r.options.container);
   return r;
+}
+
+std::string JobRequest::target_for(const std::string& job_id) const {
+  if (target_uri.empty() || target_uri.back() != '/') return target_uri;
+  return target_uri + (output_filename.empty() ? job_id + "." + options.container : output_filename);
 }
 
 RemoveJob make_remove_job(const JobRequest& r, const std::string& input, const std::string& output) {

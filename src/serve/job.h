@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.h"
+#include "serve/storage.h"
 
 namespace unmark::serve {
 
@@ -55,14 +56,23 @@ struct JobOptions {
 struct JobRequest {
   std::string type = "watermark_removal";  // or "transcode" (no detection, no removal)
   std::string source_uri;                  // file path, file://, http(s)://, data:, s3://
-  std::string target_uri;                  // optional: where the result is also stored
+  std::string target_uri;                  // optional: where the result is also stored; ending in '/',
+                                           // a folder or prefix the result goes into as output_filename
+  std::string output_filename;             // the result's name in a target folder (default: ID.EXT)
   nlohmann::json source_headers = nlohmann::json::object();  // extra request headers (http source)
+  // The old worker's s3Config (accessId, accessSecret, bucketName, endpointUrl, region,
+  // forcePathStyle): credentials and endpoint for s3:// URIs. Never shown back by the API.
+  nlohmann::json s3_config = nlohmann::json::object();
   JobOptions options;
   nlohmann::json watermark_removal_config = nlohmann::json::object();  // as the client sent it
   nlohmann::json metadata = nlohmann::json::object();                  // the client's, returned as is
   int priority = 5;        // 1 (lowest) .. 10 (highest)
   bool overwrite = false;  // the target may replace an existing object
   std::vector<std::string> warnings;  // fields accepted but without effect, said back to the client
+
+  JobAccess access() const { return {source_headers, s3_config}; }
+  // Where the result is stored: target_uri, completed with the file name when it is a folder.
+  std::string target_for(const std::string& job_id) const;
 };
 
 // Validates a request body (the JSON of POST /api/v1/jobs, or an upload's form fields gathered

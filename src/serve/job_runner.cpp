@@ -138,7 +138,7 @@ void JobRunner::run(Job job, Running& running) {
       job.stage = "fetch";
       store_.update_progress(job);
       fetched = dir + "/source";
-      storage_.fetch(req.source_uri, req.source_headers, fetched, &running.cancel);
+      storage_.fetch(req.source_uri, req.access(), fetched, &running.cancel);
       input = fetched;
     }
     job.stage = "remove";
@@ -168,7 +168,7 @@ void JobRunner::run(Job job, Running& running) {
     if (!req.target_uri.empty()) {
       job.stage = "store";
       store_.update_progress(job);
-      job.result_url = storage_.store(output, req.target_uri, req.overwrite);
+      job.result_url = storage_.store(output, req.target_for(job.id), req.overwrite, req.access(), &running.cancel);
     }
     if (!fetched.empty()) fs::remove(fetched);
     job.result_path = output;

@@ -133,10 +133,11 @@ struct Server::Impl {
   // Validates a request's source and target, and queues it.
   Job submit(JobRequest request, const std::string& job_id, const std::string& uploaded_path) {
     if (uploaded_path.empty()) {
-      storage->check_source(request.source_uri);
+      storage->check_source(request.source_uri, request.access());
       if (std::string local = storage->local_path(request.source_uri); !local.empty()) check_is_video(local);
     }
-    if (!request.target_uri.empty()) storage->check_target(request.target_uri, request.overwrite);
+    if (!request.target_uri.empty())
+      storage->check_target(request.target_for(job_id), request.overwrite, request.access());
     check_queue_room();
     Job job;
     job.id = job_id;
@@ -461,6 +462,7 @@ Server::Server(ServeOptions options) {
   so.allow_dirs = o.allow_dirs;
   so.allow_private_urls = o.allow_private_urls;
   so.max_download_bytes = o.max_download_bytes;
+  so.s3 = o.s3;
   impl_->storage = std::make_unique<Storage>(so);
   RunnerOptions ro;
   ro.data_dir = o.data_dir;

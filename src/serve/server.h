@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "serve/storage.h"
+
 namespace unmark::serve {
 
 struct ServeOptions {
@@ -30,6 +32,7 @@ struct ServeOptions {
   std::vector<std::string> allow_dirs;
   bool allow_private_urls = false;
   int64_t max_download_bytes = int64_t(4) << 30;
+  S3Options s3;  // the server's S3 endpoint and key (from the environment); a job's s3Config wins
 };
 
 class Server {

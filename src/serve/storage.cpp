@@ -13,17 +13,19 @@ namespace unmark::serve {
 
 namespace fs = std::filesystem;
 
-void StorageBackend::check_target(const std::string& uri, bool) const {
+void StorageBackend::check_target(const std::string& uri, bool, const JobAccess&) const {
   throw ApiError(422, "invalid_target", "'" + uri.substr(0, 40) + "' cannot be a target_uri");
 }
 
-std::string StorageBackend::store(const std::string&, const std::string& uri, bool) const {
+std::string StorageBackend::store(const std::string&, const std::string& uri, bool, const JobAccess&,
+                                  const std::atomic<bool>*) const {
   throw Error("store", ErrorKind::output, "'" + uri + "' cannot be a target");
 }
 
 Storage::Storage(StorageOptions options) : options_(std::move(options)) {
   backends_.push_back(make_inline_storage(options_));
   backends_.push_back(make_http_storage(options_));
+  backends_.push_back(make_s3_storage(options_));
   backends_.push_back(make_file_storage(options_));  // last: it takes plain paths
 }
 
@@ -34,18 +36,23 @@ const StorageBackend& Storage::backend_for(const std::string& uri) const {
     if (b->handles(uri)) return *b;
   std::string scheme = uri.substr(0, uri.find(':'));
   throw ApiError(422, "unsupported_uri",
-                 "'" + scheme + ":' URIs are not supported (use a path, file://, http(s)://, data: or base64:)");
+                 "'" + scheme + ":' URIs are not supported (use a path, file://, http(s)://, s3://, data: or base64:)");
 }
 
-void Storage::check_source(const std::string& uri) const { backend_for(uri).check_source(uri); }
-void Storage::check_target(const std::string& uri, bool overwrite) const { backend_for(uri).check_target(uri, overwrite); }
-std::string Storage::local_path(const std::string& uri) const { return backend_for(uri).local_path(uri); }
-void Storage::fetch(const std::string& uri, const nlohmann::json& headers, const std::string& dest,
-                    const std::atomic<bool>* cancel) const {
-  backend_for(uri).fetch(uri, headers, dest, cancel);
+void Storage::check_source(const std::string& uri, const JobAccess& access) const {
+  backend_for(uri).check_source(uri, access);
 }
-std::string Storage::store(const std::string& local, const std::string& uri, bool overwrite) const {
-  return backend_for(uri).store(local, uri, overwrite);
+void Storage::check_target(const std::string& uri, bool overwrite, const JobAccess& access) const {
+  backend_for(uri).check_target(uri, overwrite, access);
+}
+std::string Storage::local_path(const std::string& uri) const { return backend_for(uri).local_path(uri); }
+void Storage::fetch(const std::string& uri, const JobAccess& access, const std::string& dest,
+                    const std::atomic<bool>* cancel) const {
+  backend_for(uri).fetch(uri, access, dest, cancel);
+}
+std::string Storage::store(const std::string& local, const std::string& uri, bool overwrite, const JobAccess& access,
+                           const std::atomic<bool>* cancel) const {
+  return backend_for(uri).store(local, uri, overwrite, access, cancel);
 }
 
 // -- addresses ------------------------------------------------------------------------------------
@@ -136,7 +143,7 @@ class FileStorage : public StorageBackend {
     return uri.rfind("file://", 0) == 0 || uri.find("://") == std::string::npos;
   }
 
-  void check_source(const std::string& uri) const override {
+  void check_source(const std::string& uri, const JobAccess&) const override {
     fs::path p = resolve(uri);
     std::error_code ec;
     if (!fs::exists(p, ec)) throw ApiError(404, "source_not_found", "source '" + uri + "' does not exist");
@@ -145,14 +152,14 @@ class FileStorage : public StorageBackend {
 
   std::string local_path(const std::string& uri) const override { return resolve(uri).string(); }
 
-  void fetch(const std::string& uri, const nlohmann::json&, const std::string& dest,
+  void fetch(const std::string& uri, const JobAccess&, const std::string& dest,
              const std::atomic<bool>*) const override {
     std::error_code ec;
     fs::copy_file(resolve(uri), dest, fs::copy_options::overwrite_existing, ec);
     if (ec) throw Error("fetch", ErrorKind::input, "cannot copy '" + uri + "': " + ec.message());
   }
 
-  void check_target(const std::string& uri, bool overwrite) const override {
+  void check_target(const std::string& uri, bool overwrite, const JobAccess&) const override {
     fs::path p = resolve(uri);
     std::error_code ec;
     if (fs::is_directory(p, ec)) throw ApiError(422, "invalid_target", "target '" + uri + "' is a directory");
@@ -160,7 +167,8 @@ class FileStorage : public StorageBackend {
       throw ApiError(409, "target_exists", "target '" + uri + "' exists (set overwrite to replace it)");
   }
 
-  std::string store(const std::string& local, const std::string& uri, bool overwrite) const override {
+  std::string store(const std::string& local, const std::string& uri, bool overwrite, const JobAccess&,
+                    const std::atomic<bool>*) const override {
     fs::path target = resolve(uri);
     std::error_code ec;
     if (!overwrite && fs::exists(target, ec))
@@ -208,7 +216,7 @@ class InlineStorage : public StorageBackend {
     return uri.rfind("data:", 0) == 0 || uri.rfind("base64:", 0) == 0;
   }
 
-  void check_source(const std::string& uri) const override {
+  void check_source(const std::string& uri, const JobAccess&) const override {
     std::string payload = payload_of(uri);
     if (int64_t(payload.size()) / 4 * 3 > max_bytes_)
       throw ApiError(413, "source_too_large",
@@ -216,7 +224,7 @@ class InlineStorage : public StorageBackend {
     decode_base64(payload);  // a bad character answers now, not in the job
   }
 
-  void fetch(const std::string& uri, const nlohmann::json&, const std::string& dest,
+  void fetch(const std::string& uri, const JobAccess&, const std::string& dest,
              const std::atomic<bool>*) const override {
     std::string bytes = decode_base64(payload_of(uri));
     std::ofstream out(dest, std::ios::binary);
