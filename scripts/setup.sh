@@ -13,6 +13,7 @@ packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-photo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   ffmpeg bc time   # the benchmark: reference transcode, arithmetic, CPU time; tests need none
+  chromium chromium-driver   # the web page test drives a real browser (skipped without them)
 )
 
 if [ "${SKIP_APT:-0}" != 1 ]; then

@@ -90,6 +90,7 @@ class ServeProcess {
     return c;
   }
   std::string log() const { return slurp(dir_ + "/serve.log"); }
+  int port() const { return port_; }
 
   // Sends `request` as is on a fresh connection and returns what comes back first.
   std::string raw(const std::string& request) const {
@@ -550,4 +551,175 @@ TEST(Serve, S3SourceAndTargetRoundTripWithAPresignedResult) {
   EXPECT_EQ(body_of(wrong)["error"]["code"], "s3_access_denied");
   EXPECT_NE(wrong->body.find("SignatureDoesNotMatch"), std::string::npos) << wrong->body;
   EXPECT_EQ(body_of(c.Get("/health"))["status"], "ok");
+}
+
+namespace {
+
+// A minimal WebDriver client (W3C protocol over HTTP) for chromedriver driving headless Chromium.
+class Browser {
+ public:
+  static std::unique_ptr<Browser> start(const std::string& dir, std::string* why) {
+    for (const char* tool : {"/usr/bin/chromedriver", "/usr/bin/chromium"})
+      if (access(tool, X_OK) != 0) {
+        *why = std::string(tool) + " is not installed (apt-get install chromium chromium-driver)";
+        return nullptr;
+      }
+    std::unique_ptr<Browser> b(new Browser());
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    b->port_ = ntohs(addr.sin_port);
+    close(fd);
+    b->pid_ = fork();
+    if (b->pid_ == 0) {
+      setpgid(0, 0);
+      std::string log = dir + "/chromedriver.log";
+      std::freopen(log.c_str(), "w", stdout);
+      std::freopen(log.c_str(), "a", stderr);
+      std::string port = "--port=" + std::to_string(b->port_);
+      execl("/usr/bin/chromedriver", "chromedriver", port.c_str(), nullptr);
+      _exit(127);
+    }
+    httplib::Client c("127.0.0.1", b->port_);
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {
+      if (auto r = c.Get("/status"); r && r->status == 200) up = true;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    json caps = {{"capabilities",
+                  {{"alwaysMatch",
+                    {{"browserName", "chrome"},
+                     {"goog:chromeOptions",
+                      {{"binary", "/usr/bin/chromium"},
+                       {"args", {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                 "--window-size=1400,1000", "--user-data-dir=" + dir + "/chromium-profile"}}}}}}}}};
+    json session = up ? b->call("POST", "/session", caps) : json();
+    if (!session.contains("sessionId")) {
+      *why = "chromedriver did not start a session: " + session.dump();
+      return nullptr;
+    }
+    b->session_ = "/session/" + session["sessionId"].get<std::string>();
+    return b;
+  }
+
+  ~Browser() {
+    if (!session_.empty()) call("DELETE", session_, json());
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void open(const std::string& url) { call("POST", session_ + "/url", {{"url", url}}); }
+  json script(const std::string& body, json args = json::array()) {
+    return call("POST", session_ + "/execute/sync", {{"script", body}, {"args", args}});
+  }
+  std::string element(const std::string& css) {
+    json e = call("POST", session_ + "/element", {{"using", "css selector"}, {"value", css}});
+    const char* key = "element-6066-11e4-a52e-4f735466cecf";  // the W3C web element identifier
+    return e.is_object() && e.contains(key) ? e[key].get<std::string>() : "";
+  }
+  void type(const std::string& css, const std::string& text) {
+    call("POST", session_ + "/element/" + element(css) + "/value", {{"text", text}});
+  }
+  void click(const std::string& css) { call("POST", session_ + "/element/" + element(css) + "/click", json::object()); }
+  // Polls `condition` (a JavaScript expression) until it is true.
+  bool wait_until(const std::string& condition, int seconds) {
+    for (int i = 0; i < seconds * 5; ++i) {
+      if (script("return !!(" + condition + ");") == json(true)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return false;
+  }
+  std::string screenshot_png() {
+    json v = call("GET", session_ + "/screenshot", json());
+    return v.is_string() ? unmark::serve::decode_base64(v.get<std::string>()) : "";
+  }
+
+ private:
+  Browser() = default;
+  json call(const std::string& method, const std::string& path, const json& body) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    httplib::Result r = method == "GET"      ? c.Get(path.c_str())
+                        : method == "DELETE" ? c.Delete(path.c_str())
+                                             : c.Post(path.c_str(), body.dump(), "application/json");
+    if (!r) return json();
+    json answer = json::parse(r->body, nullptr, false);
+    if (r->status != 200) ADD_FAILURE() << method << " " << path << ": " << r->body.substr(0, 400);
+    return answer.is_object() && answer.contains("value") ? answer["value"] : json();
+  }
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string session_;
+};
+
+}  // namespace
+
+// The web page in a real browser: choose options, upload a clip, follow the job over server-sent
+// events, see the before/after preview, download the clean video and check it.
+TEST(Serve, WebPageUploadsFollowsAndDownloadsInARealBrowser) {
+  std::string dir = temp_dir("serve_web");
+  std::string why;
+  auto browser = Browser::start(dir, &why);
+  if (!browser) GTEST_SKIP() << why;
+  MediaSpec spec = small_clip(90);
+  write_media(dir + "/clip with mark.mp4", spec);
+  MediaSpec clean_spec = spec;
+  clean_spec.mark = {};
+  write_media(dir + "/clean.mp4", clean_spec);
+  ServeProcess server(dir);
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+
+  browser->open(base + "/");
+  ASSERT_TRUE(browser->wait_until("document.querySelector('#detect option[value=regions]')", 20))
+      << "the page did not load its options";
+  EXPECT_EQ(browser->script("return document.querySelector('#server-state').textContent.trim();"), "Ready · CPU · v" UNMARK_VERSION);
+  browser->script(
+      "const d = document.getElementById('detect'); d.value = 'regions'; d.dispatchEvent(new Event('change'));"
+      "document.getElementById('regions').value = arguments[0];",
+      {kRegion});
+  browser->type("#file", dir + "/clip with mark.mp4");
+  ASSERT_TRUE(browser->wait_until("!document.getElementById('submit').disabled", 10));
+  browser->click("#submit");
+  ASSERT_TRUE(browser->wait_until("document.getElementById('job-status').textContent === 'completed' && "
+                                  "!document.getElementById('download').hidden && "
+                                  "document.getElementById('preview-img').naturalWidth > 0",
+                                  120))
+      << browser->script("return document.getElementById('job-view').innerText;").dump() << server.log();
+  EXPECT_EQ(browser->script("return window.unmarkTransport;"), "sse");
+  EXPECT_GE(browser->script("return window.unmarkProgressEvents;").get<int>(), 1);
+  EXPECT_EQ(browser->script("return document.getElementById('job-name').textContent;"), "clip with mark.mp4");
+  EXPECT_EQ(browser->script("return document.getElementById('download').getAttribute('download');"),
+            "clip with mark.clean.mp4");
+  EXPECT_TRUE(browser->wait_until("document.getElementById('recent').textContent.includes('clip with mark.mp4completed')", 10))
+      << browser->script("return document.getElementById('recent').textContent;");
+
+  const std::string png = browser->screenshot_png();
+  ASSERT_GT(png.size(), 1000u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  std::ofstream(dir + "/web-page.png", std::ios::binary) << png;
+
+  // The download link gives the clean video: every frame, the mark's box now close to the clean clip.
+  const std::string href = browser->script("return document.getElementById('download').href;");
+  ASSERT_EQ(href.rfind(base + "/api/v1/jobs/", 0), 0u) << href;
+  auto c = server.client();
+  auto video = c.Get(href.substr(base.size()).c_str());
+  ASSERT_TRUE(video);
+  ASSERT_EQ(video->status, 200);
+  std::ofstream(dir + "/downloaded.mp4", std::ios::binary) << video->body;
+  auto out = decode_video(dir + "/downloaded.mp4");
+  auto in = decode_video(dir + "/clip with mark.mp4");
+  auto clean = decode_video(dir + "/clean.mp4");
+  ASSERT_EQ(out.size(), 90u);
+  double before = 0, after = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    before += mean_abs_diff_in(in[i], clean[i], spec.mark);
+    after += mean_abs_diff_in(out[i], clean[i], spec.mark);
+  }
+  EXPECT_LT(after, before * 0.3) << "the mark is still there: before " << before / 90 << ", after " << after / 90;
 }

@@ -10,8 +10,10 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "detect/profile.h"
 #include "io/input_file.h"
 #include "io/video_encoder.h"
+#include "remove/remover.h"
 #include "serve/http_server.h"
 #include "serve/job.h"
 #include "serve/job_runner.h"
@@ -362,6 +364,45 @@ struct Server::Impl {
     };
   }
 
+  // The web page: one self-contained file (web/index.html, built into the binary).
+  void index_page(const HttpRequest&, HttpResponse& res) {
+    res.content_type = "text/html; charset=utf-8";
+    res.headers.emplace_back("Cache-Control", "no-cache");
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
+                             "script-src 'unsafe-inline'; connect-src 'self'");
+    res.body = web_index_html();
+  }
+
+  // What a client may choose, with labels for the web page's menus.
+  void job_options(const HttpRequest&, HttpResponse& res) {
+    json detectors = json::array({{{"value", "auto"}, {"label", "Automatically"}}});
+    for (const std::string& name : builtin_profiles())
+      detectors.push_back({{"value", "profile:" + name}, {"label", "Built-in profile: " + name}});
+    detectors.push_back({{"value", "static"}, {"label", "A static logo (discover it)"}});
+    detectors.push_back({{"value", "regions"}, {"label", "At places I give"}});
+    json removers = json::array({{{"value", "auto"}, {"label", "Best for the mark"}}});
+    for (const RemoverInfo& r : list_removers()) removers.push_back({{"value", r.name}, {"label", r.name}, {"description", r.description}});
+    json encoders = json::array({{{"value", "auto"}, {"label", "Automatic"}}});
+    bool ready = false;
+    for (const EncoderInfo& e : list_video_encoders()) {
+      json item = {{"value", e.name}, {"label", e.name + " (" + e.codec + ")"}, {"disabled", !e.available}};
+      if (!e.available) item["label"] = e.name + " (not available here)";
+      encoders.push_back(item);
+      ready |= e.available && (e.name == "x264" || e.name == "nvenc");
+    }
+    json_response(res, 200, {{"detectors", detectors},
+                             {"removers", removers},
+                             {"encoders", encoders},
+                             {"containers", {"mp4", "mov", "mkv"}},
+                             {"presets", {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}},
+                             {"job_types", {"watermark_removal", "transcode"}},
+                             {"max_upload_bytes", options.max_upload_bytes},
+                             {"ready", ready},
+                             {"path", "cpu"},
+                             {"version", UNMARK_VERSION}});
+  }
+
   void health(const HttpRequest&, HttpResponse& res) {
     json_response(res, 200, {{"status", "ok"}, {"version", UNMARK_VERSION}});
   }
@@ -413,6 +454,8 @@ struct Server::Impl {
       return [this, fn](const HttpRequest& req, HttpResponse& res) { (this->*fn)(req, res); };
     };
     const std::string job = std::string("/api/v1/jobs/") + kId;
+    http.route("GET", "/", bind(&Impl::index_page));
+    http.route("GET", "/api/v1/options", bind(&Impl::job_options));
     http.route("GET", "/health", bind(&Impl::health));
     http.route("GET", "/readiness", bind(&Impl::readiness));
     http.route("GET", "/metrics", bind(&Impl::metrics));
@@ -437,7 +480,7 @@ struct Server::Impl {
     });
     if (!options.token.empty()) {
       http.set_guard([this](const HttpRequest& req, HttpResponse& res) {
-        if (req.path == "/health") return false;
+        if (req.path == "/health" || req.path == "/") return false;  // the page asks for the token
         const std::string auth = req.header("Authorization");
         const std::string prefix = "Bearer ";
         if (auth.rfind(prefix, 0) == 0 && same_token(auth.substr(prefix.size()), options.token)) return false;

@@ -35,6 +35,9 @@ struct ServeOptions {
   S3Options s3;  // the server's S3 endpoint and key (from the environment); a job's s3Config wins
 };
 
+// The web page served at / (src/serve/web/index.html, built in).
+const std::string& web_index_html();
+
 class Server {
  public:
   explicit Server(ServeOptions options);
