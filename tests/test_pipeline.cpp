@@ -295,3 +295,110 @@ TEST(Pipeline, KeepsChapters) {
     }
   }
 }
+
+// -- transcode operations -------------------------------------------------------------------------
+
+namespace {
+
+// Which input frame an output frame shows: the one it is most alike (the test texture moves).
+size_t best_match(const DecodedFrame& out, const std::vector<DecodedFrame>& in) {
+  size_t best = 0;
+  double best_psnr = -1;
+  for (size_t i = 0; i < in.size(); ++i) {
+    double p = psnr(out, in[i], nullptr, nullptr);
+    if (p > best_psnr) best_psnr = p, best = i;
+  }
+  return best;
+}
+
+}  // namespace
+
+TEST(Pipeline, TrimKeepsTheSpanWithItsAudioInSync) {
+  std::string dir = temp_dir("pipeline_trim");
+  MediaSpec spec;
+  spec.frames = 90;  // 3 s at 30 fps, with a tone
+  write_media(dir + "/in.mp4", spec);
+  RemoveJob job = job_for(dir + "/in.mp4", dir + "/out.mp4", {});
+  job.detection.mode = "none";
+  job.edits.start = 1.0;
+  job.edits.end = 2.0;
+  RunReport report = run_remove(job);
+  EXPECT_EQ(report.frames, 30);
+
+  auto in = decode_video(dir + "/in.mp4");
+  auto out = decode_video(dir + "/out.mp4");
+  ASSERT_EQ(out.size(), 30u);
+  EXPECT_EQ(best_match(out.front(), in), 30u) << "the first frame kept is not the one at 1 s";
+  EXPECT_EQ(best_match(out.back(), in), 59u);
+  AVRational vtb{}, atb{};
+  auto video = read_packets(dir + "/out.mp4", AVMEDIA_TYPE_VIDEO, &vtb);
+  auto audio = read_packets(dir + "/out.mp4", AVMEDIA_TYPE_AUDIO, &atb);
+  ASSERT_FALSE(audio.empty()) << "the audio was lost";
+  int64_t first_video = INT64_MAX;
+  for (auto& p : video) first_video = std::min(first_video, p.pts);
+  EXPECT_NEAR(seconds(first_video, vtb), 0.0, 1e-6);
+  // Audio is cut at its packets (AAC: 1024 samples, ~23 ms), so it starts and ends within one.
+  EXPECT_NEAR(seconds(audio.front().pts, atb), 0.0, 0.03);
+  const auto& last = audio.back();
+  EXPECT_NEAR(seconds(last.pts + last.duration, atb), 1.0, 0.05);
+}
+
+TEST(Pipeline, ScaleAndConstantFrameRate) {
+  std::string dir = temp_dir("pipeline_scale_fps");
+  MediaSpec spec;
+  spec.frames = 60;  // 2 s at 30 fps, 320x240
+  write_media(dir + "/in.mp4", spec);
+  auto in = decode_video(dir + "/in.mp4");
+
+  RemoveJob half = job_for(dir + "/in.mp4", dir + "/half.mp4", {});
+  half.detection.mode = "none";
+  half.edits.width = 160;  // height from the aspect ratio
+  half.edits.fps = 15;
+  half.edits.audio = false;
+  run_remove(half);
+  auto out = decode_video(dir + "/half.mp4");
+  ASSERT_EQ(out.size(), 30u);  // every other frame
+  EXPECT_EQ(out[0].width, 160);
+  EXPECT_EQ(out[0].height, 120);
+  AVRational tb{};
+  auto packets = read_packets(dir + "/half.mp4", AVMEDIA_TYPE_VIDEO, &tb);
+  std::vector<double> times;
+  for (auto& p : packets) times.push_back(seconds(p.pts, tb));
+  std::sort(times.begin(), times.end());
+  for (size_t i = 0; i < times.size(); ++i) EXPECT_NEAR(times[i], double(i) / 15, 1e-3) << i;
+  EXPECT_TRUE(read_packets(dir + "/half.mp4", AVMEDIA_TYPE_AUDIO).empty()) << "--no-audio kept audio";
+
+  RemoveJob doubled = job_for(dir + "/in.mp4", dir + "/double.mp4", {});
+  doubled.detection.mode = "none";
+  doubled.edits.fps = 60;
+  doubled.edits.width = 320;
+  doubled.edits.height = 180;  // both sides given: exactly that size
+  run_remove(doubled);
+  auto twice = decode_video(dir + "/double.mp4");
+  ASSERT_EQ(twice.size(), 120u);  // every frame twice
+  EXPECT_EQ(twice[0].height, 180);
+  EXPECT_FALSE(read_packets(dir + "/double.mp4", AVMEDIA_TYPE_AUDIO).empty());
+}
+
+TEST(Pipeline, BadEditsAreRefusedAndLeaveNoOutput) {
+  std::string dir = temp_dir("pipeline_bad_edits");
+  MediaSpec spec;
+  spec.frames = 30;
+  write_media(dir + "/in.mp4", spec);
+  auto run = [&](EditSettings e) {
+    RemoveJob job = job_for(dir + "/in.mp4", dir + "/out.mp4", {});
+    job.detection.mode = "none";
+    job.edits = e;
+    try {
+      run_remove(job);
+    } catch (const Error& err) {
+      return std::string(err.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(run({.start = 2, .end = 1}).find("end must come after"), std::string::npos);
+  EXPECT_NE(run({.fps = 1000}).find("frame rate"), std::string::npos);
+  EXPECT_NE(run({.start = 50}).find("shorter"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir + "/out.mp4"));
+  EXPECT_TRUE(no_temp_files(dir));
+}

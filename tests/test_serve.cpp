@@ -723,3 +723,40 @@ TEST(Serve, WebPageUploadsFollowsAndDownloadsInARealBrowser) {
   }
   EXPECT_LT(after, before * 0.3) << "the mark is still there: before " << before / 90 << ", after " << after / 90;
 }
+
+TEST(Serve, TranscodeJobsTrimScaleRetimeAndDropAudioButTakeNoRawFfmpegArguments) {
+  std::string dir = temp_dir("serve_transcode");
+  write_media(dir + "/in.mp4", small_clip(60));  // 2 s at 30 fps, 320x240, with audio
+  ServeProcess server(dir);
+  auto c = server.client();
+  json job = submit(c, {{"job_type", "transcode"},
+                        {"source_uri", dir + "/in.mp4"},
+                        {"transcode_config", {{"start", 0.5}, {"end", 1.5}, {"scale", "160x-1"}, {"fps", 15}, {"audio", "drop"}}},
+                        {"crf", 23},
+                        {"force_format", "mkv"}});
+  json done = wait_for(c, job["id"]);
+  ASSERT_EQ(done["status"], "completed") << done.dump();
+  EXPECT_EQ(done["options"]["detect"], "none");
+  EXPECT_EQ(done["options"]["fps"], 15.0);
+  auto result = c.Get(("/api/v1/jobs/" + job["id"].get<std::string>() + "/result").c_str());
+  ASSERT_TRUE(result);
+  std::ofstream(dir + "/out.mkv", std::ios::binary) << result->body;
+  auto frames = decode_video(dir + "/out.mkv");
+  ASSERT_EQ(frames.size(), 15u);  // one second at 15 fps
+  EXPECT_EQ(frames[0].width, 160);
+  EXPECT_EQ(frames[0].height, 120);
+  EXPECT_TRUE(read_packets(dir + "/out.mkv", AVMEDIA_TYPE_AUDIO).empty());
+
+  for (const json& bad : {json{{"source_uri", dir + "/in.mp4"}, {"ffmpeg_args", {"-i", "/etc/passwd"}}},
+                          json{{"source_uri", dir + "/in.mp4"}, {"transcode_config", {{"output_args", "-y /tmp/x"}}}},
+                          json{{"source_uri", dir + "/in.mp4"}, {"transcode_config", {{"start", 3}, {"end", 1}}}},
+                          json{{"source_uri", dir + "/in.mp4"}, {"transcode_config", {{"scale", "big"}}}},
+                          json{{"source_uri", dir + "/in.mp4"}, {"transcode_config", {{"audio", "loud"}}}}}) {
+    auto r = c.Post("/api/v1/jobs", bad.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 422) << bad.dump() << " -> " << r->body;
+  }
+  auto r = c.Post("/api/v1/jobs", json({{"source_uri", dir + "/in.mp4"}, {"ffmpeg_args", "-f"}}).dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(body_of(r)["error"]["code"], "raw_ffmpeg_refused");
+}

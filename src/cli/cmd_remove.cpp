@@ -74,6 +74,23 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                              "slow", "slower", "veryslow", "placebo"}))
       ->envname("UNMARK_PRESET");
+  auto* edit = sub->add_option_group("Editing (also without removal: --detect none)");
+  edit->add_option("--start", job.edits.start, "Cut everything before this many seconds")->check(CLI::Range(0.0, 1e7));
+  edit->add_option("--end", job.edits.end, "Cut everything from this many seconds on")->check(CLI::Range(0.0, 1e7));
+  edit->add_option_function<std::string>(
+      "--scale",
+      [args](const std::string& text) {
+        // WxH, or one side with the other as 0 or -1 (kept in proportion).
+        int w = 0, h = 0;
+        char x = 0, rest = 0;
+        if (std::sscanf(text.c_str(), "%d%c%d%c", &w, &x, &h, &rest) != 3 || (x != 'x' && x != 'X') || (w <= 0 && h <= 0))
+          throw CLI::ValidationError("--scale", "'" + text + "' is not WxH (e.g. 1280x720, 1280x-1, -1x720)");
+        args->job.edits.width = std::max(0, w);
+        args->job.edits.height = std::max(0, h);
+      },
+      "Output size WxH; -1 for one side keeps the aspect ratio");
+  edit->add_option("--fps", job.edits.fps, "Constant output frame rate (frames dropped or repeated)")->check(CLI::Range(1.0, 240.0));
+  edit->add_flag("!--no-audio", job.edits.audio, "Leave the audio out");
   sub->add_option("--segment", job.segment_frames, "Frames processed together")
       ->default_val(8)
       ->check(CLI::Range(1, 100000))

@@ -167,6 +167,7 @@ class RemovePipeline {
     report_.height = par->height;
     validate_regions(job_.detection.regions, par->width, par->height);
     validate_encoder_name(job_.encoder.name);
+    validate_edits(job_.edits);
     if (job_.encoder.name != "auto") {
       for (const EncoderInfo& e : list_video_encoders())
         if (e.name == job_.encoder.name && !e.available)
@@ -189,11 +190,31 @@ class RemovePipeline {
     if (automatic && remover_options.margin < 0) remover_options.margin = 3;
     remover_ = make_remover(job_.remover, remover_options);
     report_.remover = remover_->name();
-    expected_frames_ = in_->expected_frame_count();
+    expected_frames_ = expected_output_frames();
     out_ = OutputFile::create(job_.output);
     plan_streams();
     decoder_ = open_cpu_video_decoder(in_->video_stream(), in_->video_start_pts(), job_.decode_threads);
     report_.decoder = decoder_->description();
+    if (job_.edits.scales()) {
+      auto [w, h] = edited_size(job_.edits, par->width, par->height);
+      if (w != par->width || h != par->height) scaler_ = std::make_unique<FrameScaler>(w, h);
+    }
+    if (job_.edits.fps > 0) rate_ = std::make_unique<FrameRateConverter>(job_.edits.fps);
+  }
+
+  // For progress: the input's frame count, cut to the trim and converted to the output rate.
+  int64_t expected_output_frames() const {
+    const int64_t frames = in_->expected_frame_count();
+    const EditSettings& e = job_.edits;
+    if (!e.trims() && e.fps <= 0) return frames;
+    const AVStream* vs = in_->video_stream();
+    AVRational rate = vs->avg_frame_rate.num > 0 ? vs->avg_frame_rate : vs->r_frame_rate;
+    const double in_fps = rate.num > 0 ? av_q2d(rate) : 0;
+    if (in_fps <= 0 || frames <= 0) return 0;
+    double length = double(frames) / in_fps;
+    if (e.end >= 0) length = std::min(length, e.end);
+    length = std::max(0.0, length - e.start);
+    return int64_t(length * (e.fps > 0 ? e.fps : in_fps) + 0.5);
   }
 
   void plan_streams() {
@@ -212,6 +233,9 @@ class RemovePipeline {
                                avcodec_get_name(par->codec_id) + ")";
       if (int(i) == in_->video_index()) {
         plan.action = StreamAction::video;
+      } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !job_.edits.audio) {
+        log->info("{}: dropped (audio off)", what);
+        continue;
       } else if (par->codec_type == AVMEDIA_TYPE_VIDEO && !(is->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
         log->warn("{}: only the main video stream is kept; dropped", what);
         continue;
@@ -275,37 +299,83 @@ class RemovePipeline {
     if (failed_) throw Error("pipeline", ErrorKind::cancelled, "stopped by another stage");
   }
 
+  // Trim: whether a packet of another stream (time base `tb`) overlaps the kept span; when it
+  // does, its timestamps move with the video's so the streams stay in sync.
+  bool keep_side_packet(AVPacket* p, AVRational tb) const {
+    const EditSettings& e = job_.edits;
+    if (!e.trims()) return true;
+    const int64_t ts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    if (ts == AV_NOPTS_VALUE) return false;
+    const double t = double(ts) * av_q2d(tb) - video_start_seconds_;
+    const double d = double(std::max<int64_t>(p->duration, 0)) * av_q2d(tb);
+    if (t + d <= e.start || (e.end >= 0 && t >= e.end)) return false;
+    const int64_t shift = av_rescale_q(int64_t(std::llround(e.start * 1e6)), AVRational{1, 1000000}, tb);
+    if (p->pts != AV_NOPTS_VALUE) p->pts -= shift;
+    if (p->dts != AV_NOPTS_VALUE) p->dts -= shift;
+    return true;
+  }
+
   void decode_loop() {
     auto log = log_for("decode");
     AVPacketPtr pkt = make_av_packet();
+    const EditSettings& edits = job_.edits;
+    const AVRational video_tb = in_->video_stream()->time_base;
+    video_start_seconds_ = double(in_->video_start_pts()) * av_q2d(video_tb);
+    const int64_t trim_shift = av_rescale_q(int64_t(std::llround(edits.start * 1e6)), AVRational{1, 1000000}, video_tb);
+    int64_t kept = 0;
+    bool past_end = false;
     auto push_frame = [&](Frame f) {
+      if (edits.trims()) {
+        // A frame counts from its start; a half-frame tolerance absorbs timestamp rounding.
+        const double slack = f.duration > 0 ? 0.5 * double(f.duration) * av_q2d(video_tb) : 1e-3;
+        if (f.time < edits.start - slack) return;
+        if (edits.end >= 0 && f.time >= edits.end - slack) {
+          past_end = true;
+          return;
+        }
+        f.av->pts -= trim_shift;
+        f.time -= edits.start;
+        f.index = kept;
+      }
+      ++kept;
       auto wait_start = Clock::now();
       if (!decoded_.push(std::move(f))) check_cancel();
       times_.decode_wait += seconds_since(wait_start);
     };
     const auto start = Clock::now();
+    if (edits.start > 0) {
+      // To the keyframe before the start; the frames decoded before it are dropped above.
+      const int64_t target = in_->video_start_pts() + trim_shift;
+      if (av_seek_frame(in_->format(), in_->video_index(), target, AVSEEK_FLAG_BACKWARD) < 0)
+        log->warn("cannot seek to {:.3f} s: decoding from the start", edits.start);
+    }
     int64_t video_packets = 0;
     for (;;) {
       check_cancel();
       if (!in_->read_packet(pkt.get())) break;
-      if (pkt->stream_index == in_->video_index()) ++video_packets;
       StreamPlan& plan = plans_[size_t(pkt->stream_index)];
       AVRational tb = in_->format()->streams[pkt->stream_index]->time_base;
+      // Past the end: stop once every stream's packets have passed it (interleaving lags a little).
+      if (past_end && pkt->pts != AV_NOPTS_VALUE &&
+          double(pkt->pts) * av_q2d(tb) - video_start_seconds_ > edits.end + 1.0)
+        break;
+      if (pkt->stream_index == in_->video_index()) ++video_packets;
       switch (plan.action) {
         case StreamAction::video:
-          decoder_->decode(pkt.get(), push_frame);
+          if (!past_end) decoder_->decode(pkt.get(), push_frame);
           break;
         case StreamAction::copy:
-          side_.push(pkt.get(), tb, plan.out_index);
+          if (keep_side_packet(pkt.get(), tb)) side_.push(pkt.get(), tb, plan.out_index);
           break;
         case StreamAction::transcode_audio:
           plan.transcoder->transcode(pkt.get(), [&](AVPacket* p) {
-            side_.push(p, plan.transcoder->context()->time_base, plan.out_index);
+            if (keep_side_packet(p, plan.transcoder->context()->time_base))
+              side_.push(p, plan.transcoder->context()->time_base, plan.out_index);
           });
           break;
         case StreamAction::transcode_subtitle:
           plan.subtitle_transcoder->transcode(pkt.get(), [&](AVPacket* p) {
-            side_.push(p, tb, plan.out_index);
+            if (keep_side_packet(p, tb)) side_.push(p, tb, plan.out_index);
           });
           break;
         case StreamAction::drop:
@@ -313,8 +383,9 @@ class RemovePipeline {
       }
     }
     // A file cut short mid-download often reads to a clean end of file; its index knows better.
+    // (A trimmed read stops early or starts late on purpose.)
     const int64_t indexed = in_->video_stream()->nb_frames;
-    if (indexed > 0 && video_packets < indexed)
+    if (!edits.trims() && indexed > 0 && video_packets < indexed)
       throw Error("decode", ErrorKind::input,
                   "'" + job_.input + "' is truncated: its video ends after " +
                       std::to_string(video_packets) + " of " + std::to_string(indexed) + " frames");
@@ -322,13 +393,17 @@ class RemovePipeline {
     for (StreamPlan& plan : plans_) {
       if (plan.action != StreamAction::transcode_audio) continue;
       plan.transcoder->transcode(nullptr, [&](AVPacket* p) {
-        side_.push(p, plan.transcoder->context()->time_base, plan.out_index);
+        if (keep_side_packet(p, plan.transcoder->context()->time_base))
+          side_.push(p, plan.transcoder->context()->time_base, plan.out_index);
       });
     }
     times_.decode = seconds_since(start) - times_.decode_wait;
     const int64_t decoded = decoder_->frames_out();
     if (decoded == 0)
       throw Error("decode", ErrorKind::input, "no video frames could be decoded from '" + job_.input + "'");
+    if (kept == 0)
+      throw Error("decode", ErrorKind::usage,
+                  "no frames between " + std::to_string(edits.start) + " s and the end asked for: the video is shorter");
     log->info("decoded {} frames ({}x{})", decoded, report_.width, report_.height);
     decoded_.close();
   }
@@ -419,12 +494,18 @@ class RemovePipeline {
       std::optional<Frame> frame = processed_.pop();
       times_.encode_wait += seconds_since(wait_start);
       if (!frame) break;
-      if (!encoder_) open_encoder(*frame);
-      {
+      if (scaler_) {
         ScopedTimer t(times_.encode);
-        encoder_->encode(&*frame, [&](AVPacket* p) { write_video_packet(p); });
+        *frame = scaler_->scale(*frame);
       }
-      ++report_.frames;
+      if (!encoder_) open_encoder(*frame);
+      if (rate_) {
+        // The held frame goes out as often as the new one's start says; then this one is held.
+        send_held(rate_->push(frame->time));
+        held_ = std::move(*frame);
+      } else {
+        send(*frame);
+      }
       write_side_packets();
       if (progress_ && seconds_since(last_progress) >= 0.1) {
         last_progress = Clock::now();
@@ -433,6 +514,11 @@ class RemovePipeline {
     }
     check_cancel();
     if (!encoder_) return;  // decode reported why there were no frames
+    if (rate_ && held_.av) {
+      const double frame_length = held_.duration > 0 ? double(held_.duration) * av_q2d(in_->video_stream()->time_base)
+                                                     : 1.0 / job_.edits.fps;
+      send_held(rate_->finish(held_.time + frame_length));
+    }
     {
       ScopedTimer t(times_.encode);
       encoder_->encode(nullptr, [&](AVPacket* p) { write_video_packet(p); });
@@ -446,6 +532,22 @@ class RemovePipeline {
     log_for("encode")->info("encoded {} frames with {}", report_.frames, report_.encoder);
   }
 
+  void send(const Frame& frame) {
+    ScopedTimer t(times_.encode);
+    encoder_->encode(&frame, [&](AVPacket* p) { write_video_packet(p); });
+    ++report_.frames;
+  }
+
+  // Sends the held frame `copies` times, in the next slots of the constant rate.
+  void send_held(int64_t copies) {
+    for (int64_t i = 0; i < copies; ++i) {
+      held_.av->pts = rate_->next_slot();
+      held_.duration = 1;
+      rate_->advance(1);
+      send(held_);
+    }
+  }
+
   void open_encoder(const Frame& first) {
     const AVStream* is = in_->video_stream();
     const AVFrame* f = first.av.get();
@@ -455,6 +557,10 @@ class RemovePipeline {
     fmt.pix_fmt = f->format;
     fmt.time_base = is->time_base;
     fmt.frame_rate = is->avg_frame_rate.num > 0 ? is->avg_frame_rate : is->r_frame_rate;
+    if (rate_) {
+      fmt.frame_rate = av_d2q(job_.edits.fps, 1001000);
+      fmt.time_base = av_inv_q(fmt.frame_rate);
+    }
     fmt.sample_aspect_ratio = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio
                                                              : is->codecpar->sample_aspect_ratio;
     fmt.primaries = f->color_primaries;
@@ -513,6 +619,10 @@ class RemovePipeline {
   std::unique_ptr<Detector> detector_;
   std::unique_ptr<Remover> remover_;
   std::unique_ptr<VideoEncoder> encoder_;  // opened on the first frame, when its format is known
+  std::unique_ptr<FrameScaler> scaler_;      // --scale
+  std::unique_ptr<FrameRateConverter> rate_; // --fps
+  Frame held_;                               // --fps: the frame whose repeats the next one decides
+  double video_start_seconds_ = 0;
   std::vector<StreamPlan> plans_;
   int64_t expected_frames_ = 0;
 

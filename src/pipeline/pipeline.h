@@ -23,6 +23,7 @@
 #include "core/region.h"
 #include "io/video_encoder.h"
 #include "pipeline/detection.h"
+#include "pipeline/edits.h"
 #include "remove/remover.h"
 
 namespace unmark {
@@ -33,6 +34,7 @@ struct RemoveJob {
   std::string remover = "auto";
   RemoverOptions remover_options;
   EncoderSettings encoder;
+  EditSettings edits;      // trim, scale, frame rate, audio (transcode operations)
   int segment_frames = 8;  // frames the remover sees at once (each holds a decoded frame: memory)
   int decode_threads = 0;   // 0: half the cores, at least 2
   std::string preview;      // before/after crops of a few frames written here (PNG) when set

@@ -178,9 +178,25 @@ JobRequest parse_job_request(const json& body, bool source_required) {
     config = *it;
   }
   r.watermark_removal_config = config;
-  // unmark's own options may sit at the top level or in the config object; the config wins.
+  json transcode = json::object();
+  if (auto it = body.find("transcode_config"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) bad_type("transcode_config", "an object");
+    transcode = *it;
+  }
+  r.transcode_config = transcode;
+  // The old worker passed raw ffmpeg arguments through, which let a client read and write any
+  // file on the host. Say so instead of silently ignoring them.
+  for (const json* where : std::initializer_list<const json*>{&body, &config, &transcode})
+    for (const char* key : {"ffmpeg_args", "ffmpeg_options", "ffmpeg_params", "args", "extra_args", "input_args",
+                            "output_args", "command", "filters", "vf", "af"})
+      if (where->contains(key))
+        throw ApiError(422, "raw_ffmpeg_refused",
+                       std::string("'") + key + "': raw ffmpeg arguments are not accepted; use start, end, width, "
+                       "height (or scale), fps, audio, crf, preset, encoder and force_format");
+  // unmark's own options may sit at the top level or in a config object; a config wins.
   auto pick = [&](const char* key) -> const json& {
     static const json null_value;
+    if (auto it = transcode.find(key); it != transcode.end() && !it->is_null()) return *it;
     if (auto it = config.find(key); it != config.end() && !it->is_null()) return *it;
     if (auto it = body.find(key); it != body.end()) return *it;
     return null_value;
@@ -277,6 +293,30 @@ JobRequest parse_job_request(const json& body, bool source_required) {
     if (get_bool(holder, "transparent", "transparent", false))
       r.warnings.push_back("transparent applies to images (an alpha channel); a video's mark is removed instead");
   }
+  // Transcode operations (any job type may use them).
+  EditSettings& e = o.edits;
+  e.start = num_opt("start", 0);
+  e.end = num_opt("end", -1);
+  if (!pick("duration").is_null()) e.end = e.start + num_opt("duration", 0);
+  if (std::string scale = str_opt("scale", ""); !scale.empty()) {
+    int w = 0, h = 0;
+    char x = 0, rest = 0;
+    if (std::sscanf(scale.c_str(), "%d%c%d%c", &w, &x, &h, &rest) != 3 || (x != 'x' && x != 'X') || (w <= 0 && h <= 0))
+      bad_value("scale", "'" + scale + "' is not WxH (1280x720, or -1 for the side kept in proportion)");
+    e.width = std::max(0, w);
+    e.height = std::max(0, h);
+  }
+  if (!pick("width").is_null()) e.width = std::max(0, int(num_opt("width", 0)));
+  if (!pick("height").is_null()) e.height = std::max(0, int(num_opt("height", 0)));
+  e.fps = num_opt("fps", 0);
+  std::string audio = lower(str_opt("audio", "copy"));
+  check_member("audio", audio, {"copy", "keep", "drop", "none"});
+  e.audio = audio == "copy" || audio == "keep";
+  try {
+    validate_edits(e);
+  } catch (const Error& err) {
+    bad_value("transcode_config", err.what());
+  }
   if (r.type == "transcode") {
     o.detect = "none";
     o.regions.clear();
@@ -293,6 +333,7 @@ json to_json(const JobRequest& r) {
           {"s3_config", r.s3_config},
           {"output_filename", r.output_filename},
           {"watermark_removal_config", r.watermark_removal_config},
+          {"transcode_config", r.transcode_config},
           {"metadata", r.metadata},
           {"priority", r.priority},
           {"overwrite", r.overwrite},
@@ -305,7 +346,13 @@ json to_json(const JobRequest& r) {
             {"encoder", o.encoder},
             {"crf", o.crf},
             {"preset", o.preset},
-            {"container", o.container}}}};
+            {"container", o.container},
+            {"start", o.edits.start},
+            {"end", o.edits.end},
+            {"width", o.edits.width},
+            {"height", o.edits.height},
+            {"fps", o.edits.fps},
+            {"audio", o.edits.audio ? "copy" : "drop"}}}};
 }
 
 JobRequest job_request_from_json(const json& j) {
@@ -330,6 +377,13 @@ JobRequest job_request_from_json(const json& j) {
   r.options.crf = o.value("crf", r.options.crf);
   r.options.preset = o.value("preset", r.options.preset);
   r.options.container = o.value("container", r.options.container);
+  r.transcode_config = j.value("transcode_config", json::object());
+  r.options.edits.start = o.value("start", 0.0);
+  r.options.edits.end = o.value("end", -1.0);
+  r.options.edits.width = o.value("width", 0);
+  r.options.edits.height = o.value("height", 0);
+  r.options.edits.fps = o.value("fps", 0.0);
+  r.options.edits.audio = o.value("audio", "copy") != "drop";
   return r;
 }
 
@@ -349,6 +403,7 @@ RemoveJob make_remove_job(const JobRequest& r, const std::string& input, const s
   job.encoder.name = r.options.encoder;
   job.encoder.crf = r.options.crf;
   job.encoder.preset = r.options.preset;
+  job.edits = r.options.edits;
   return job;
 }
 
@@ -363,6 +418,7 @@ json to_api_json(const Job& job, const std::string& base_url) {
             {"source_uri", job.request.source_uri.rfind("data:", 0) == 0 ? "data:..." : job.request.source_uri},
             {"target_uri", job.request.target_uri},
             {"watermark_removal_config", job.request.watermark_removal_config},
+            {"transcode_config", job.request.transcode_config},
             {"options", to_json(job.request)["options"]},
             {"metadata", job.request.metadata},
             {"warnings", job.request.warnings},

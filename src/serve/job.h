@@ -51,6 +51,7 @@ struct JobOptions {
   int crf = 18;                      // --crf
   std::string preset = "veryfast";   // --preset
   std::string container = "mp4";     // output container: mp4 | mov | mkv (old force_format)
+  EditSettings edits;                // start, end, width, height, fps, audio (--start ... --no-audio)
 };
 
 struct JobRequest {
@@ -65,6 +66,7 @@ struct JobRequest {
   nlohmann::json s3_config = nlohmann::json::object();
   JobOptions options;
   nlohmann::json watermark_removal_config = nlohmann::json::object();  // as the client sent it
+  nlohmann::json transcode_config = nlohmann::json::object();          // as the client sent it
   nlohmann::json metadata = nlohmann::json::object();                  // the client's, returned as is
   int priority = 5;        // 1 (lowest) .. 10 (highest)
   bool overwrite = false;  // the target may replace an existing object
