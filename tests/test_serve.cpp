@@ -190,6 +190,9 @@ TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
   EXPECT_FALSE(finished["report"]["encoder"].get<std::string>().empty());
   EXPECT_GT(finished["report"]["stages"]["encode"].get<double>(), 0);
   EXPECT_EQ(finished["attempts"], 1);
+  // Every stage's log lines name the job, so jobs running side by side can be told apart.
+  for (const char* stage : {"serve: started", "pipeline: ", "decode: decoded", "encode: encoded"})
+    EXPECT_NE(server.log().find("job " + id + ": " + stage), std::string::npos) << stage << "\n" << server.log();
 
   auto result = c.Get(("/api/v1/jobs/" + id + "/result").c_str());
   ASSERT_TRUE(result);

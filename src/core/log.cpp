@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -15,6 +17,19 @@ extern "C" {
 
 namespace unmark {
 namespace {
+
+thread_local std::string t_log_context;
+
+// "%*" in the text pattern: the thread's context and ": ", or nothing.
+class ContextFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+    if (t_log_context.empty()) return;
+    dest.append(t_log_context.data(), t_log_context.data() + t_log_context.size());
+    dest.append(std::string_view(": "));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<ContextFlag>(); }
+};
 
 // One JSON object per line, built with a JSON library so messages are escaped correctly.
 class JsonStderrSink : public spdlog::sinks::base_sink<std::mutex> {
@@ -29,6 +44,7 @@ class JsonStderrSink : public spdlog::sinks::base_sink<std::mutex> {
         {"stage", std::string(msg.logger_name.data(), msg.logger_name.size())},
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
+    if (!t_log_context.empty()) line["context"] = t_log_context;
     std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.push_back('\n');
     std::fwrite(text.data(), 1, text.size(), stderr);
@@ -49,7 +65,9 @@ LogState& state() {
 
 spdlog::sink_ptr make_text_sink() {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  sink->set_pattern("%n: %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<ContextFlag>('*').set_pattern("%*%n: %v");
+  sink->set_formatter(std::move(formatter));
   return sink;
 }
 
@@ -101,5 +119,9 @@ std::shared_ptr<spdlog::logger> log_for(std::string_view component) {
   spdlog::register_logger(logger);
   return logger;
 }
+
+LogContext::LogContext(std::string tag) : previous_(std::exchange(t_log_context, std::move(tag))) {}
+LogContext::~LogContext() { t_log_context = std::move(previous_); }
+std::string LogContext::current() { return t_log_context; }
 
 }  // namespace unmark

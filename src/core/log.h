@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -19,5 +20,20 @@ void setup_logging(spdlog::level::level_enum level, LogFormat format);
 // The logger of one component: "decode", "detect", "track", "remove", "encode", "mux",
 // "pipeline", "probe", "libav". Cheap to call; returns the same logger each time.
 std::shared_ptr<spdlog::logger> log_for(std::string_view component);
+
+// Tags every line logged on this thread with `tag` ("job 1a2b3c4d: pipeline: ...", or a "context"
+// field in JSON) while it lives, so a server running jobs side by side says whose line it is.
+// Threads a stage starts take the tag over with LogContext(LogContext::current()).
+class LogContext {
+ public:
+  explicit LogContext(std::string tag);
+  ~LogContext();
+  LogContext(const LogContext&) = delete;
+  LogContext& operator=(const LogContext&) = delete;
+  static std::string current();
+
+ private:
+  std::string previous_;
+};
 
 }  // namespace unmark

@@ -136,9 +136,10 @@ class RemovePipeline {
               job_.output, report_.width, report_.height, expected_frames_, job_.segment_frames,
               report_.detector, remover_->name());
 
-    std::thread decode_thread([&] { guarded([&] { decode_loop(); }); });
-    std::thread process_thread([&] { guarded([&] { process_loop(); }); });
-    std::thread encode_thread([&] { guarded([&] { encode_loop(); }); });
+    const std::string context = LogContext::current();  // a server's job id, on every stage's lines
+    std::thread decode_thread([&] { LogContext c(context); guarded([&] { decode_loop(); }); });
+    std::thread process_thread([&] { LogContext c(context); guarded([&] { process_loop(); }); });
+    std::thread encode_thread([&] { LogContext c(context); guarded([&] { encode_loop(); }); });
     decode_thread.join();
     process_thread.join();
     encode_thread.join();

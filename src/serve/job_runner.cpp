@@ -122,9 +122,10 @@ void JobRunner::worker_loop() {
 
 void JobRunner::run(Job job, Running& running) {
   auto log = log_for("serve");
+  LogContext context("job " + job.id);  // on this job's lines from every stage
   const std::string dir = job_dir(job.id);
   const JobRequest& req = job.request;
-  log->info("job {}: started ({}, attempt {}, source {})", job.id, req.type, job.attempts,
+  log->info("started ({}, attempt {}, source {})", req.type, job.attempts,
             req.source_uri.rfind("data:", 0) == 0 ? "data:..." : req.source_uri);
   const std::string output = dir + "/result." + req.options.container;
   const std::string preview = dir + "/preview.png";
@@ -177,7 +178,7 @@ void JobRunner::run(Job job, Running& running) {
     job.eta_seconds = 0;
     job.stage = "done";
     store_.finish(job);
-    log->info("job {}: completed, {} frames in {:.2f} s ({:.1f} fps)", job.id, report.frames, report.seconds,
+    log->info("completed, {} frames in {:.2f} s ({:.1f} fps)", report.frames, report.seconds,
               report.fps);
   } catch (const std::exception& e) {
     std::error_code ec;
@@ -188,7 +189,7 @@ void JobRunner::run(Job job, Running& running) {
     const StopReason reason = running.reason;
     if (reason == StopReason::shutdown) {
       store_.requeue(job.id);
-      log->info("job {}: stopped by the server's shutdown, back in the queue", job.id);
+      log->info("stopped by the server's shutdown, back in the queue");
     } else {
       if (reason == StopReason::user) {
         job.status = JobStatus::cancelled;
@@ -206,7 +207,7 @@ void JobRunner::run(Job job, Running& running) {
       job.stage = std::string(to_string(job.status));
       job.eta_seconds = -1;
       store_.finish(job);
-      log->warn("job {}: {}: {}", job.id, to_string(job.status), job.error);
+      log->warn("{}: {}", to_string(job.status), job.error);
     }
   }
   std::lock_guard lock(mutex_);
