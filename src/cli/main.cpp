@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   add(add_detect_command);
   add(add_learn_command);
   add(add_serve_command);
+  add(add_worker_command);
 
   try {
     app.parse(argc, argv);
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
                                     : global.verbosity == 2 ? spdlog::level::debug
                                     : global.verbosity == 1 ? spdlog::level::info
                                     // a service's log is its record: jobs taken, done, failed
-                                    : app.got_subcommand("serve") ? spdlog::level::info
+                                    : app.got_subcommand("serve") || app.got_subcommand("worker") ? spdlog::level::info
                                                             : spdlog::level::warn;
   setup_logging(level, global.log_format == "json" ? LogFormat::json : LogFormat::text);
   std::signal(SIGINT, on_signal);

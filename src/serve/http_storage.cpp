@@ -125,6 +125,10 @@ class HttpStorage : public StorageBackend {
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     install_connect_guard(c, &t.guard);
+    if (!access.verify_tls) {
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     CURLcode rc = curl_easy_perform(c);
     out.reset();
     if (rc == CURLE_OK) return;

@@ -142,6 +142,8 @@ JobRequest parse_job_request(const json& body, bool source_required) {
   }
   r.priority = get_int_in(body, "priority", "priority", 5, 1, 10);
   r.output_filename = get_string(body, "output_filename", "output_filename", "");
+  r.verify_tls = get_bool(body, "source_verify_ssl", "source_verify_ssl", true);
+  if (!r.verify_tls) r.warnings.push_back("source_verify_ssl is false: the source's TLS certificate is not checked");
   if (r.output_filename.find('/') != std::string::npos || r.output_filename == ".." || r.output_filename == ".")
     bad_value("output_filename", "must be a file name, not a path");
   for (const char* key : {"s3Config", "s3_config"}) {
@@ -332,6 +334,7 @@ json to_json(const JobRequest& r) {
           {"source_headers", r.source_headers},
           {"s3_config", r.s3_config},
           {"output_filename", r.output_filename},
+          {"verify_tls", r.verify_tls},
           {"watermark_removal_config", r.watermark_removal_config},
           {"transcode_config", r.transcode_config},
           {"metadata", r.metadata},
@@ -363,6 +366,7 @@ JobRequest job_request_from_json(const json& j) {
   r.source_headers = j.value("source_headers", json::object());
   r.s3_config = j.value("s3_config", json::object());
   r.output_filename = j.value("output_filename", "");
+  r.verify_tls = j.value("verify_tls", true);
   r.watermark_removal_config = j.value("watermark_removal_config", json::object());
   r.metadata = j.value("metadata", json::object());
   r.priority = j.value("priority", 5);

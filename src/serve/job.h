@@ -72,7 +72,8 @@ struct JobRequest {
   bool overwrite = false;  // the target may replace an existing object
   std::vector<std::string> warnings;  // fields accepted but without effect, said back to the client
 
-  JobAccess access() const { return {source_headers, s3_config}; }
+  bool verify_tls = true;  // source_verify_ssl
+  JobAccess access() const { return {source_headers, s3_config, verify_tls}; }
   // Where the result is stored: target_uri, completed with the file name when it is a folder.
   std::string target_for(const std::string& job_id) const;
 };

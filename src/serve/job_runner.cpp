@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "pipeline/pipeline.h"
+#include "serve/job_execution.h"
 
 namespace unmark::serve {
 
@@ -127,64 +128,41 @@ void JobRunner::run(Job job, Running& running) {
   const JobRequest& req = job.request;
   log->info("started ({}, attempt {}, source {})", req.type, job.attempts,
             req.source_uri.rfind("data:", 0) == 0 ? "data:..." : req.source_uri);
-  const std::string output = dir + "/result." + req.options.container;
-  const std::string preview = dir + "/preview.png";
-  std::string fetched;
   double last_write = 0;
   try {
-    fs::create_directories(dir);
-    std::string input = job.source_path;  // an upload
-    if (input.empty()) input = storage_.local_path(req.source_uri);
-    if (input.empty()) {
-      job.stage = "fetch";
+    JobHooks hooks;
+    hooks.on_stage = [&](const std::string& stage) {
+      job.stage = stage;
       store_.update_progress(job);
-      fetched = dir + "/source";
-      storage_.fetch(req.source_uri, req.access(), fetched, &running.cancel);
-      input = fetched;
-    }
-    job.stage = "remove";
-    store_.update_progress(job);
-    RemoveJob remove_job = make_remove_job(req, input, output);
-    remove_job.preview = preview;
-    RunReport report = run_remove(
-        remove_job,
-        [&](const Progress& p) {
-          running.frames = p.frames_done;
-          running.fps = p.fps;
-          const double now = unix_now();
-          if (now - last_write < 0.5 && !(p.frames_total > 0 && p.frames_done >= p.frames_total)) return;
-          last_write = now;
-          job.frames_done = p.frames_done;
-          job.frames_total = p.frames_total;
-          job.fps = p.fps;
-          job.eta_seconds = p.eta_seconds;
-          job.progress = p.frames_total > 0 ? std::min(0.99, double(p.frames_done) / double(p.frames_total)) : 0;
-          store_.update_progress(job);
-        },
-        &running.cancel);
+    };
+    hooks.on_progress = [&](const Progress& p) {
+      running.frames = p.frames_done;
+      running.fps = p.fps;
+      const double now = unix_now();
+      if (now - last_write < 0.5 && !(p.frames_total > 0 && p.frames_done >= p.frames_total)) return;
+      last_write = now;
+      job.frames_done = p.frames_done;
+      job.frames_total = p.frames_total;
+      job.fps = p.fps;
+      job.eta_seconds = p.eta_seconds;
+      job.progress = p.frames_total > 0 ? std::min(0.99, double(p.frames_done) / double(p.frames_total)) : 0;
+      store_.update_progress(job);
+    };
+    JobExecution done = execute_job(req, job.id, dir, storage_, job.source_path, &running.cancel, hooks);
+    const RunReport& report = done.report;
     job.report = to_json(report);
     job.frames_done = report.frames;
     job.frames_total = report.frames;
     job.fps = report.fps;
-    if (!req.target_uri.empty()) {
-      job.stage = "store";
-      store_.update_progress(job);
-      job.result_url = storage_.store(output, req.target_for(job.id), req.overwrite, req.access(), &running.cancel);
-    }
-    if (!fetched.empty()) fs::remove(fetched);
-    job.result_path = output;
+    job.result_url = done.result_url;
+    job.result_path = done.result_path;
     job.status = JobStatus::completed;
     job.progress = 1;
     job.eta_seconds = 0;
     job.stage = "done";
     store_.finish(job);
-    log->info("completed, {} frames in {:.2f} s ({:.1f} fps)", report.frames, report.seconds,
-              report.fps);
+    log->info("completed, {} frames in {:.2f} s ({:.1f} fps)", report.frames, report.seconds, report.fps);
   } catch (const std::exception& e) {
-    std::error_code ec;
-    fs::remove(output, ec);
-    fs::remove(preview, ec);
-    if (!fetched.empty()) fs::remove(fetched, ec);
     const auto* err = dynamic_cast<const Error*>(&e);
     const StopReason reason = running.reason;
     if (reason == StopReason::shutdown) {

@@ -47,6 +47,7 @@ struct JobAccess {
   // forcePathStyle (validated by parse_job_request). A job's own endpoint is held to the same
   // address rules as an http(s) source.
   nlohmann::json s3 = nlohmann::json::object();
+  bool verify_tls = true;  // false: an https source's certificate is not checked (old source_verify_ssl)
 };
 
 struct StorageOptions {
