@@ -224,6 +224,10 @@ TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
   auto list = body_of(c.Get("/api/v1/jobs?status=completed"));
   EXPECT_EQ(list["total"], 1);
   EXPECT_EQ(list["jobs"][0]["id"], id);
+  json ready = body_of(c.Get("/readiness"));
+  EXPECT_EQ(ready["ready"], true) << ready.dump();
+  EXPECT_EQ(ready["gpu"]["path"], "cpu");
+  EXPECT_FALSE(ready["gpu"]["reason"].get<std::string>().empty()) << "readiness does not say why the GPU is unused";
   auto metrics = c.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("unmark_jobs{state=\"completed\"} 1"), std::string::npos) << metrics->body;

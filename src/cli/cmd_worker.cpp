@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "gpu/device.h"
+#include "gpu/doctor.h"
 #include "io/video_encoder.h"
 #include "worker/local_api.h"
 #include "worker/runpod_worker.h"
@@ -20,11 +22,23 @@ struct WorkerArgs {
 };
 
 // What the worker checks before it takes a job, so a broken image fails at start, not on a
-// user's job: the GPU path's state, and an encoder that opens.
+// user's job: the GPU and its tier, the doctor's fast checks, and an encoder that opens.
 void self_check() {
   auto log = log_for("worker");
   const auto start = std::chrono::steady_clock::now();
-  log->info("gpu: none used (this build runs the CPU pipeline)");
+  gpu::GpuInfo card = gpu::query_gpu();
+  if (card.present) {
+    gpu::GpuTier tier = gpu::tier_for(card.total_bytes);
+    log->info("Detected GPU: {} with {:.1f} GB VRAM", card.name, card.total_gb());
+    log->info("{} GPU config: detect batch={}, inpaint batch={}, segment={}", tier.name, tier.detect_batch,
+              tier.inpaint_batch, tier.segment);
+  } else {
+    log->info("gpu: none ({}): CPU path", card.why_not);
+  }
+  gpu::DoctorReport doctor = gpu::run_doctor(true);
+  for (const gpu::DoctorCheck& c : doctor.checks)
+    if (c.status == "fail") log->warn("self-check: {}: {}{}", c.name, c.detail, c.fix.empty() ? "" : " (fix: " + c.fix + ")");
+  log->info("path: {}", doctor.path);
   std::string encoders;
   bool h264 = false;
   for (const EncoderInfo& e : list_video_encoders()) {

@@ -22,6 +22,7 @@ Command add_learn_command(CLI::App& app, const GlobalOptions& global);
 Command add_detect_command(CLI::App& app, const GlobalOptions& global);
 Command add_serve_command(CLI::App& app, const GlobalOptions& global);
 Command add_worker_command(CLI::App& app, const GlobalOptions& global);
+Command add_doctor_command(CLI::App& app, const GlobalOptions& global);
 
 // Set by SIGINT/SIGTERM; the pipeline stops and removes its temporary output.
 extern std::atomic<bool> g_cancel;

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   add(add_learn_command);
   add(add_serve_command);
   add(add_worker_command);
+  add(add_doctor_command);
 
   try {
     app.parse(argc, argv);

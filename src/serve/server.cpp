@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "detect/profile.h"
+#include "gpu/device.h"
 #include "io/input_file.h"
 #include "io/video_encoder.h"
 #include "remove/remover.h"
@@ -408,6 +409,20 @@ struct Server::Impl {
   }
 
   void readiness(const HttpRequest&, HttpResponse& res) {
+    // The card is queried once: what the doctor's fast checks say, and where jobs run.
+    static const json gpu_state = [] {
+      gpu::GpuInfo card = gpu::query_gpu();
+      json g = {{"present", card.present}, {"path", "cpu"}};
+      if (card.present) {
+        g["name"] = card.name;
+        g["total_bytes"] = card.total_bytes;
+        g["tier"] = gpu::tier_for(card.total_bytes).name;
+        g["reason"] = "jobs run on the CPU path: the GPU pipeline is not in this build yet";
+      } else {
+        g["reason"] = card.why_not;
+      }
+      return g;
+    }();
     json encoders = json::array();
     bool any = false;
     for (const EncoderInfo& e : list_video_encoders()) {
@@ -416,7 +431,7 @@ struct Server::Impl {
     }
     json body = {{"ready", any},
                  {"encoders", encoders},
-                 {"gpu", {{"path", "cpu"}, {"reason", "this build runs the CPU pipeline"}}},
+                 {"gpu", gpu_state},
                  {"workers", runner->options().concurrency}};
     if (!any) body["reason"] = "no H.264 encoder (x264 or nvenc) can be opened";
     json_response(res, any ? 200 : 503, body);
