@@ -37,7 +37,7 @@ clip="$CACHE/clip.mp4"
 ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440 -t 2 \
   -vf drawbox=x=20:y=20:w=60:h=24:color=white:t=fill -c:v libx264 -crf 12 -c:a aac -shortest "$clip"
 
-step "final_serverless: version, a remove, a worker job through --serve-api"
+step "final_serverless: version, doctor, a remove, a worker job through --serve-api"
 ctr=$(buildah from "localhost/unmark:final_serverless")
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true; [ -n "${api:-}" ] && buildah rm "$api" >/dev/null 2>&1 || true' EXIT
 buildah copy "$ctr" "$clip" /tmp/clip.mp4 >/dev/null
@@ -45,13 +45,15 @@ buildah run --isolation chroot "$ctr" -- sh -c '
   set -e
   env | grep NVIDIA_DRIVER_CAPABILITIES
   unmark --version
+  unmark doctor
   unmark -q remove /tmp/clip.mp4 -o /tmp/clean.mp4 --region 18,18,64,28 --json | grep -E "\"(frames|encoder|fps)\""
   unmark worker --serve-api --port 18000 --allow-dir /tmp --data /tmp/w > /tmp/worker.log 2>&1 &
+  worker=$!
   sleep 1
   curl -fsS localhost:18000/ep/runsync -d "{\"input\": {\"source\": \"/tmp/clip.mp4\", \"regions\": [\"18,18,64,28\"]}}" \
     | grep -o "\"status\":\"[A-Z]*\"\|\"result_url\":\"[^\"]*\""
-  kill %1; wait || true
-  tail -3 /tmp/worker.log'
+  kill $worker; wait $worker || true
+  tail -4 /tmp/worker.log'
 
 step "final_api: as user $(podman image inspect --format '{{.Config.User}}' localhost/unmark:final_api), HEALTHCHECK and a job"
 api=$(buildah from "localhost/unmark:final_api")
@@ -60,6 +62,7 @@ buildah run --isolation chroot "$api" -- sh -c '
   set -e
   id -un
   unmark serve --port 8080 --data /data --allow-dir /tmp > /tmp/serve.log 2>&1 &
+  server=$!
   sleep 1
   curl -fsS http://127.0.0.1:8080/health; echo
   id=$(curl -fsS localhost:8080/api/v1/jobs -d "{\"source_uri\": \"/tmp/clip.mp4\", \"regions\": [\"18,18,64,28\"]}" | sed "s/.*\"id\":\"\([^\"]*\)\".*/\1/")
@@ -70,7 +73,7 @@ buildah run --isolation chroot "$api" -- sh -c '
   done
   echo "job $id: $status"
   curl -fsS -o /tmp/result.mp4 localhost:8080/api/v1/jobs/$id/result && unmark probe /tmp/result.mp4 | grep -m1 "\"width\""
-  kill %1; wait || true
+  kill $server; wait $server || true
   [ "$status" = completed ]'
 podman image inspect --format '{{json .Config.Healthcheck}}' localhost/unmark:final_api
 step "docker-smoke: both targets built and ran"
