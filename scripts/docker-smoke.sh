@@ -5,7 +5,8 @@
 # the service answering its HEALTHCHECK and a job (final_api, as its non-root user).
 #   sudo apt-get install podman buildah debootstrap ffmpeg curl
 #   scripts/docker-smoke.sh            # CACHE=/var/tmp/unmark-docker keeps the base between runs
-# Not part of the test command: it takes minutes and needs root (podman, debootstrap).
+# Not part of the test command: it takes minutes and needs root (podman, debootstrap). Docker
+# format (not OCI), so the images keep their HEALTHCHECK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-/var/tmp/unmark-docker}
@@ -27,7 +28,7 @@ fi
 for target in final_api final_serverless; do
   step "podman build --target $target"
   start=$(date +%s)
-  podman build --isolation chroot --build-arg BASE="$BASE" --target "$target" -t "localhost/unmark:$target" . \
+  podman build --format docker --isolation chroot --build-arg BASE="$BASE" --target "$target" -t "localhost/unmark:$target" . \
     > "$CACHE/build-$target.log" 2>&1 || { tail -40 "$CACHE/build-$target.log"; exit 1; }
   echo "built in $(( $(date +%s) - start )) s: $(podman image inspect --format '{{.Size}}' "localhost/unmark:$target" | awk '{printf "%.0f MB", $1/1e6}')"
 done
