@@ -430,6 +430,10 @@ TEST(Worker, OldInputExamplesUrlBase64AndS3) {
     unmark::serve::StorageOptions so;
     so.s3 = {moto->endpoint(), "us-east-1", true, "AKIA", "secret"};
     unmark::serve::Storage(so).store(dir + "/in.mp4", "s3://old-worker/uploads/in.mp4", true);
+    // An S3 error first (the object is not there), then a good S3 job: the worker goes on.
+    rp.add_job("s3-missing", {{"source_s3", {{"bucket", "old-worker"}, {"key", "uploads/nothing.mp4"}}},
+                              {"s3Config", {{"accessId", "AKIA"}, {"accessSecret", "secret"},
+                                            {"endpointUrl", moto->endpoint()}}}});
     rp.add_job("s3", {{"source_s3", {{"bucket", "old-worker"}, {"key", "uploads/in.mp4"}}},
                       {"s3Config", {{"accessId", "AKIA"}, {"accessSecret", "secret"}, {"bucketName", "old-worker"},
                                     {"endpointUrl", moto->endpoint()}, {"forcePathStyle", true}}},
@@ -447,6 +451,9 @@ TEST(Worker, OldInputExamplesUrlBase64AndS3) {
   EXPECT_EQ(b64["output"]["result"]["filename"], "holiday_clean.mp4");
   EXPECT_EQ(decode_video(b64["output"]["result"]["result_url"]).size(), 24u);
   if (moto) {
+    json missing = rp.result("s3-missing");
+    EXPECT_EQ(missing["output"]["status"], "error") << missing.dump();
+    EXPECT_NE(missing["error"].get<std::string>().find("does not exist"), std::string::npos) << missing.dump();
     json s3 = rp.result("s3");
     ASSERT_EQ(s3["output"]["status"], "success") << s3.dump() << worker.log();
     const std::string link = s3["output"]["result"]["result_url"];
