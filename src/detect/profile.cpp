@@ -5,11 +5,11 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
 #include "embedded_profiles.h"
+#include "io/png_io.h"
 
 namespace unmark {
 namespace {
@@ -85,8 +85,7 @@ std::vector<std::string> builtin_profiles() {
 Profile load_profile(const std::string& name_or_path) {
   for (const EmbeddedProfile& e : embedded_profiles()) {
     if (name_or_path != e.name) continue;
-    cv::Mat png = cv::imdecode(cv::Mat(1, int(e.png_size), CV_8U, const_cast<unsigned char*>(e.png)),
-                               cv::IMREAD_UNCHANGED);
+    cv::Mat png = decode_png(e.png, e.png_size);
     return parse(nlohmann::json::parse(e.json, e.json + e.json_size), png, e.name);
   }
   namespace fs = std::filesystem;
@@ -106,7 +105,7 @@ Profile load_profile(const std::string& name_or_path) {
   if (!j.is_object() || !j.contains("image"))
     throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile");
   fs::path png_path = fs::path(name_or_path).parent_path() / j["image"].get<std::string>();
-  cv::Mat png = cv::imread(png_path.string(), cv::IMREAD_UNCHANGED);
+  cv::Mat png = read_png(png_path.string());
   return parse(j, png, name_or_path);
 }
 
@@ -130,7 +129,9 @@ void save_profile(const Profile& p, const std::string& json_path) {
     fs::remove(png_tmp, ec);
     fs::remove(json_tmp, ec);
   };
-  if (!cv::imwrite(png_tmp, png)) {
+  try {
+    write_png(png_tmp, png);
+  } catch (const Error&) {
     discard();
     throw Error("detect", ErrorKind::output, "cannot write '" + png_file.string() + "'");
   }

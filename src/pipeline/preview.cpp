@@ -1,9 +1,9 @@
 #include "pipeline/preview.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "io/png_io.h"
 
 namespace unmark {
 namespace {
@@ -75,7 +75,11 @@ void PreviewSheet::write(const std::string& path) const {
   rows.pop_back();
   cv::Mat sheet;
   cv::vconcat(rows, sheet);
-  if (!cv::imwrite(path, sheet)) throw Error("preview", ErrorKind::output, "cannot write '" + path + "'");
+  try {
+    write_png(path, sheet);
+  } catch (const Error&) {
+    throw Error("preview", ErrorKind::output, "cannot write '" + path + "'");
+  }
 }
 
 }  // namespace unmark
