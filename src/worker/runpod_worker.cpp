@@ -86,7 +86,7 @@ class Worker {
         continue;
       }
       if (first) {
-        log->info("first job taken {:.0f} ms after the process started",
+        log->info("first job taken {:.0f} ms after the binary loaded (self-check included)",
                   std::chrono::duration<double, std::milli>(Clock::now() - started).count());
         first = false;
       }
