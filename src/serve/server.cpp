@@ -222,7 +222,8 @@ struct Server::Impl {
       if (written == 0) throw ApiError(422, "not_a_video", "the uploaded file is empty");
       check_is_video(upload_path);
       // Form fields are text; nested objects may be sent as JSON text.
-      for (const char* key : {"watermark_removal_config", "metadata", "source_headers", "regions"}) {
+      for (const char* key : {"watermark_removal_config", "transcode_config", "s3Config", "metadata", "source_headers",
+                              "regions"}) {
         if (fields.contains(key) && fields[key].is_string()) {
           json parsed = json::parse(fields[key].get<std::string>(), nullptr, false);
           if (parsed.is_discarded() && std::string(key) != "regions")
