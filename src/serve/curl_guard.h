@@ -1,13 +1,30 @@
-// Shared by the back-ends that talk HTTP through libcurl (http_storage.cpp, s3_storage.cpp): every
-// connection's address is checked as curl opens the socket, after DNS and on every redirect, so
-// neither a redirect nor a DNS answer leads a job into the server's own network.
+// Shared by the code that talks HTTP through libcurl (http_storage, s3_storage, http_client): RAII
+// owners of curl's handles, and the connection guard: every connection's address is checked as
+// curl opens the socket, after DNS and on every redirect, so neither a redirect nor a DNS answer
+// leads a job into the server's own network.
 #pragma once
 
+#include <cstdio>
+#include <memory>
 #include <string>
 
 #include <curl/curl.h>
 
 namespace unmark::serve {
+
+// Owners for curl's handles and the files transfers write.
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
 
 struct ConnectGuard {
   bool allow_private = false;

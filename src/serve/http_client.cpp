@@ -33,7 +33,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 HttpReply http_call(const HttpCall& call, const std::atomic<bool>* abort) {
   curl_init_once();
   HttpReply reply;
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) {
     reply.error = "out of memory";
     return reply;
@@ -43,7 +43,7 @@ HttpReply http_call(const HttpCall& call, const std::atomic<bool>* abort) {
   curl_slist* list = nullptr;
   for (const std::string& h : call.headers) list = curl_slist_append(list, h.c_str());
   list = curl_slist_append(list, "Expect:");
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(list, curl_slist_free_all);
+  std::unique_ptr<curl_slist, SlistDeleter> headers(list);
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, call.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -20,19 +20,6 @@ namespace unmark::serve {
 
 namespace {
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 std::string address_text(const sockaddr* sa) {
   char text[INET6_ADDRSTRLEN] = "";
   if (sa->sa_family == AF_INET)

@@ -28,16 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
