@@ -102,7 +102,14 @@ class FakeRunpod {
         res.set_content(job.dump(), "application/json");
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a short long-poll
+      // A long poll: held until a job comes or the hold ends.
+      for (int waited = 0; waited < hold_ms_; waited += 20) {
+        {
+          std::lock_guard lock(mutex_);
+          if (!jobs_.empty() || stopping_) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
       res.status = 204;
     });
     server_.Get(R"(/v2/job-stop/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -139,6 +146,7 @@ class FakeRunpod {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~FakeRunpod() {
+    stopping_ = true;
     server_.stop();
     thread_.join();
   }
@@ -162,6 +170,7 @@ class FakeRunpod {
     std::lock_guard lock(mutex_);
     script_ = std::move(answers);
   }
+  void hold_takes(int ms) { hold_ms_ = ms; }
   void stop_job(const std::string& id) {
     std::lock_guard lock(mutex_);
     to_stop_.push_back(id);
@@ -225,6 +234,8 @@ class FakeRunpod {
   std::vector<Clock::time_point> takes_;
   std::vector<std::pair<Clock::time_point, std::string>> pings_;
   std::atomic<int> bad_auth_{0}, missing_flag_{0};
+  std::atomic<int> hold_ms_{300};
+  std::atomic<bool> stopping_{false};
 };
 
 std::vector<std::string> worker_args(const std::string& dir, std::vector<std::string> extra = {}) {
@@ -324,6 +335,19 @@ TEST(Worker, StopsAJobOnRequestAndFinishesOnSigterm) {
   json last = rp.result("at-shutdown", 1);
   ASSERT_TRUE(last.is_object()) << "the job in hand was not reported\n" << worker.log();
   EXPECT_NE(last["error"].get<std::string>().find("shut down"), std::string::npos) << last.dump();
+}
+
+TEST(Worker, AnIdleWorkerExitsOnSigtermWithoutWaitingForTheLongPoll) {
+  std::string dir = temp_dir("worker_idle");
+  FakeRunpod rp;
+  rp.hold_takes(60000);  // the server holds every take for a minute
+  ChildProcess worker(worker_args(dir), rp.env(300), dir + "/worker.log");
+  for (int i = 0; i < 100 && rp.takes().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(rp.takes().empty()) << worker.log();
+  const auto term = Clock::now();
+  worker.signal(SIGTERM);
+  EXPECT_EQ(worker.wait(10), 0) << worker.log();
+  EXPECT_LT(since(term, Clock::now()), 2.0) << "the worker waited for the held take";
 }
 
 TEST(Worker, LocalApiSpeaksTheHostedEndpointsShapes) {

@@ -60,7 +60,8 @@ class Worker {
     bool first = true;
     double backoff = 1;
     while (!stop_) {
-      HttpReply r = request("GET", with_query(urls_.take, "job_in_progress=0"), "", long(options_.take_timeout_s));
+      // SIGTERM ends a long poll at once: an idle worker exits without waiting for the server.
+      HttpReply r = request("GET", with_query(urls_.take, "job_in_progress=0"), "", long(options_.take_timeout_s), &stop_);
       if (stop_) break;
       if (!r.answered() || r.status >= 500) {
         log->warn("take: {} (retrying in {:.0f} s)", r.answered() ? "HTTP " + std::to_string(r.status) : r.error, backoff);
