@@ -265,3 +265,30 @@ TEST_F(CliErrors, LearnChecksItsOutputFirst) {
   expect_one_error_line(r, 3, "does not exist");
   EXPECT_FALSE(fs::exists(dir + "/mark.json"));
 }
+
+// UNMARK_FAULT=nvenc: NVENC fails as on a card without it. "auto" falls back one level to x264
+// and the report names the fallback and why; asking for NVENC by name is a one-line error.
+TEST_F(CliErrors, InjectedNvencFaultFallsBackToX264OrFailsWhenAskedFor) {
+  std::string in = good_input();
+  setenv("UNMARK_FAULT", "nvenc", 1);  // the child processes inherit it
+  struct Unset {
+    ~Unset() { unsetenv("UNMARK_FAULT"); }
+  } unset_at_exit;
+  auto r = run_cli(dir, "-q remove " + in + " -o " + out + " --region 1,1,10,10 --encoder auto --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << r.out;
+  EXPECT_EQ(report["encoder"], "x264");
+  ASSERT_EQ(report["fallbacks"].size(), 1u) << report.dump();
+  const std::string fallback = report["fallbacks"][0];
+  EXPECT_NE(fallback.find("encode: nvenc not used: NVENC failed (injected by UNMARK_FAULT=nvenc)"), std::string::npos)
+      << fallback;
+  EXPECT_NE(fallback.find("-> x264"), std::string::npos) << fallback;
+  EXPECT_TRUE(fs::exists(out));
+  fs::remove(out);
+
+  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --encoder nvenc");
+  EXPECT_NE(r.exit_code, 0);
+  expect_one_error_line(r, r.exit_code, "nvenc is not available: NVENC failed (injected by UNMARK_FAULT=nvenc)");
+  expect_clean(dir, out);
+}

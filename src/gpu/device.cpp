@@ -46,13 +46,6 @@ std::string GpuInfo::driver_text() const {
   return std::to_string(driver_version / 1000) + "." + std::to_string((driver_version % 1000) / 10);
 }
 
-bool fault_injected(const char* what) {
-  const char* env = std::getenv("UNMARK_FAULT");
-  if (!env) return false;
-  std::string list = std::string(",") + env + ",";
-  return list.find(std::string(",") + what + ",") != std::string::npos;
-}
-
 GpuInfo query_gpu() {
   GpuInfo info;
   if (fault_injected("cuda")) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/fault.h"
+
 namespace unmark::gpu {
 
 struct GpuInfo {
@@ -43,7 +45,7 @@ std::string cuda_self_test(const GpuInfo& gpu);
 // The self test's kernel source (PTX), for the tests to check with ptxas.
 const char* self_test_ptx();
 
-// Whether UNMARK_FAULT (comma-separated: nvdec, nvenc, cuda, oom) names `what`.
-bool fault_injected(const char* what);
+// UNMARK_FAULT (nvdec, nvenc, cuda, oom): core/fault.h.
+using unmark::fault_injected;
 
 }  // namespace unmark::gpu

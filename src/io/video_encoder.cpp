@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/log.h"
 
 namespace unmark {
@@ -177,6 +178,10 @@ EncoderInfo probe(const Backend& b) {
     info.available = true;
     return info;
   }
+  if (fault_injected("nvenc")) {
+    info.reason = "NVENC failed (injected by UNMARK_FAULT=nvenc)";
+    return info;
+  }
   AVCodecContextPtr ctx(avcodec_alloc_context3(codec));
   ctx->width = 256;
   ctx->height = 256;
@@ -238,8 +243,9 @@ std::unique_ptr<VideoEncoder> open_video_encoder(const EncoderSettings& settings
     std::string reason = info.reason;
     if (info.available) {
       try {
-        auto encoder = std::make_unique<LavcVideoEncoder>(*find_backend(name), settings, format);
+        std::unique_ptr<VideoEncoder> encoder = std::make_unique<LavcVideoEncoder>(*find_backend(name), settings, format);
         if (!passed_over.empty()) log->info("auto: using {} ({})", name, passed_over);
+        encoder->passed_over = passed_over;
         return encoder;
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::unsupported || i + 1 == count) throw;

@@ -49,6 +49,8 @@ class VideoEncoder {
   // Encodes one frame, or flushes with nullptr. Every finished packet goes to `sink` with pts, dts
   // and duration in context()->time_base; the sink does not keep the pointer.
   virtual void encode(const Frame* frame, const PacketSink& sink) = 0;
+  // For "auto": the back-ends passed over before this one, with why ("" when it was the first).
+  std::string passed_over;
 };
 
 struct EncoderInfo {

@@ -572,6 +572,8 @@ class RemovePipeline {
     fmt.global_header = out_->format()->oformat->flags & AVFMT_GLOBALHEADER;
     encoder_ = open_video_encoder(job_.encoder, fmt);
     report_.encoder = encoder_->name();
+    if (!encoder_->passed_over.empty())
+      report_.fallbacks.push_back("encode: " + encoder_->passed_over + " -> " + encoder_->name());
 
     AVStream* os = out_->format()->streams[plans_[size_t(in_->video_index())].out_index];
     check(avcodec_parameters_from_context(os->codecpar, encoder_->context()), "mux",
@@ -654,6 +656,7 @@ nlohmann::json to_json(const RunReport& r) {
           {"encoder", r.encoder},
           {"remover", r.remover},
           {"detector", r.detector},
+          {"fallbacks", r.fallbacks},
           {"stages",
            {{"prepare", s.prepare}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
             {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},

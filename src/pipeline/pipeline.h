@@ -55,6 +55,7 @@ struct RunReport {
   int width = 0, height = 0;
   std::string decoder, encoder, remover, detector;
   int64_t frames_with_marks = 0;
+  std::vector<std::string> fallbacks;  // each level given up, "stage: what -> instead: why"
   StageTimes stages;
 };
 

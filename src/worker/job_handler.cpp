@@ -147,7 +147,7 @@ JobOutcome JobHandler::run(const std::string& job_id, const json& input, const P
     stats["encoder"] = done.report.encoder;
     stats["detector"] = done.report.detector;
     stats["frames_with_marks"] = done.report.frames_with_marks;
-    stats["fallbacks"] = json::array();  // the CPU path has none; the GPU path lists each one taken
+    stats["fallbacks"] = done.report.fallbacks;  // every level given up, with why
     outcome.output = {{"status", "success"},
                       {"result", {{"result_url", result_url}, {"filename", filename}, {"target", done.target}}},
                       {"stats", stats},
