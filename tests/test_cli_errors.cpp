@@ -266,11 +266,12 @@ TEST_F(CliErrors, LearnChecksItsOutputFirst) {
   EXPECT_FALSE(fs::exists(dir + "/mark.json"));
 }
 
-// UNMARK_FAULT=nvenc: NVENC fails as on a card without it. "auto" falls back one level to x264
-// and the report names the fallback and why; asking for NVENC by name is a one-line error.
-TEST_F(CliErrors, InjectedNvencFaultFallsBackToX264OrFailsWhenAskedFor) {
+// UNMARK_FAULT=nvdec,nvenc: NVDEC and NVENC fail as on a machine without them. "auto" falls back
+// one level each (CPU decode, x264) and the report names each fallback and why; asking for either
+// by name is a one-line error and leaves no output.
+TEST_F(CliErrors, InjectedNvdecAndNvencFaultsFallBackOrFailWhenAskedFor) {
   std::string in = good_input();
-  setenv("UNMARK_FAULT", "nvenc", 1);  // the child processes inherit it
+  setenv("UNMARK_FAULT", "nvdec,nvenc", 1);  // the child processes inherit it
   struct Unset {
     ~Unset() { unsetenv("UNMARK_FAULT"); }
   } unset_at_exit;
@@ -279,16 +280,23 @@ TEST_F(CliErrors, InjectedNvencFaultFallsBackToX264OrFailsWhenAskedFor) {
   nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(report.is_object()) << r.out;
   EXPECT_EQ(report["encoder"], "x264");
-  ASSERT_EQ(report["fallbacks"].size(), 1u) << report.dump();
-  const std::string fallback = report["fallbacks"][0];
+  EXPECT_EQ(report["path"], "cpu");
+  EXPECT_NE(report["decoder"].get<std::string>().find("(cpu"), std::string::npos) << report.dump();
+  ASSERT_EQ(report["fallbacks"].size(), 2u) << report.dump();
+  EXPECT_EQ(report["fallbacks"][0], "decode: nvdec not used: NVDEC failed (injected by UNMARK_FAULT=nvdec) -> cpu");
+  const std::string fallback = report["fallbacks"][1];
   EXPECT_NE(fallback.find("encode: nvenc not used: NVENC failed (injected by UNMARK_FAULT=nvenc)"), std::string::npos)
       << fallback;
   EXPECT_NE(fallback.find("-> x264"), std::string::npos) << fallback;
   EXPECT_TRUE(fs::exists(out));
   fs::remove(out);
 
-  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --encoder nvenc");
+  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --encoder nvenc --decoder cpu");
   EXPECT_NE(r.exit_code, 0);
   expect_one_error_line(r, r.exit_code, "nvenc is not available: NVENC failed (injected by UNMARK_FAULT=nvenc)");
+  expect_clean(dir, out);
+  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --decoder nvdec");
+  EXPECT_NE(r.exit_code, 0);
+  expect_one_error_line(r, r.exit_code, "decode: NVDEC failed (injected by UNMARK_FAULT=nvdec)");
   expect_clean(dir, out);
 }

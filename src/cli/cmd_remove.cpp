@@ -95,6 +95,10 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
       ->default_val(8)
       ->check(CLI::Range(1, 100000))
       ->envname("UNMARK_SEGMENT");
+  sub->add_option("--decoder", job.decoder, "auto (NVDEC when it opens, else CPU), nvdec or cpu")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "nvdec", "cpu"}))
+      ->envname("UNMARK_DECODER");
   sub->add_option("--decode-threads", job.decode_threads, "Decoder threads (0: half the cores, at least 2)")
       ->default_val(0)
       ->check(CLI::Range(0, 64))

@@ -4,10 +4,12 @@
 #include <thread>
 
 extern "C" {
+#include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 }
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/log.h"
 
 namespace unmark {
@@ -26,9 +28,11 @@ AVPixelFormat planar_equivalent(AVPixelFormat fmt) {
   return deep ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
 }
 
-class CpuVideoDecoder final : public VideoDecoder {
+// libavcodec's decoder, on the CPU or (nvdec) with a CUDA device: the same timing, checks and
+// conversion either way, so the two differ only in where the pixels are decoded.
+class LavcVideoDecoder final : public VideoDecoder {
  public:
-  CpuVideoDecoder(const AVStream* stream, int64_t start_pts, int threads)
+  LavcVideoDecoder(const AVStream* stream, int64_t start_pts, int threads, bool nvdec)
       : time_base_(stream->time_base), start_pts_(start_pts) {
     const AVCodec* codec = avcodec_find_decoder(stream->codecpar->codec_id);
     if (!codec)
@@ -39,6 +43,10 @@ class CpuVideoDecoder final : public VideoDecoder {
     check(avcodec_parameters_to_context(ctx_.get(), stream->codecpar), "decode", ErrorKind::input,
           "bad codec parameters");
     ctx_->pkt_timebase = stream->time_base;
+    if (nvdec) {
+      attach_cuda(codec);
+      threads = 1;  // the GPU decodes; frame threads would only add latency and copies
+    }
     // Half the cores (at least 2) by default: the encoder runs at the same time and is the stage a
     // user cannot avoid; a decoder with a thread per core on top of it oversubscribes the machine
     // (measured on 2 cores: ~10% more CPU for the same output).
@@ -53,6 +61,7 @@ class CpuVideoDecoder final : public VideoDecoder {
   }
 
   std::string description() const override {
+    if (ctx_->hw_device_ctx) return std::string(ctx_->codec->name) + " (nvdec)";
     return std::string(ctx_->codec->name) + " (cpu, " + std::to_string(ctx_->thread_count) +
            " threads)";
   }
@@ -83,7 +92,36 @@ class CpuVideoDecoder final : public VideoDecoder {
                     av_error_text(err));
   }
 
+  // NVDEC through libavcodec's cuda hwaccel: a CUDA device, and CUDA frames asked for.
+  void attach_cuda(const AVCodec* codec) {
+    if (fault_injected("nvdec")) throw Error("decode", ErrorKind::unsupported, "NVDEC failed (injected by UNMARK_FAULT=nvdec)");
+    bool supported = false;
+    for (int i = 0;; ++i) {
+      const AVCodecHWConfig* config = avcodec_get_hw_config(codec, i);
+      if (!config) break;
+      supported |= (config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && config->device_type == AV_HWDEVICE_TYPE_CUDA;
+    }
+    if (!supported)
+      throw Error("decode", ErrorKind::unsupported, std::string(codec->name) + " has no NVDEC path in this FFmpeg");
+    AVBufferRef* device = nullptr;
+    if (int err = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, nullptr, nullptr, 0); err < 0)
+      throw Error("decode", ErrorKind::unsupported, "no CUDA device for NVDEC (" + av_error_text(err) + ")");
+    ctx_->hw_device_ctx = device;  // the context owns the reference now
+    ctx_->get_format = [](AVCodecContext*, const AVPixelFormat* formats) {
+      for (const AVPixelFormat* f = formats; *f != AV_PIX_FMT_NONE; ++f)
+        if (*f == AV_PIX_FMT_CUDA) return *f;
+      return AV_PIX_FMT_NONE;  // this stream's profile or size is beyond NVDEC: opening fails
+    };
+  }
+
   void emit(AVFramePtr av, const FrameSink& sink) {
+    if (av->format == AV_PIX_FMT_CUDA) {
+      // Down once, into NV12 or P010; the CPU stages then get the planar equivalent below.
+      AVFramePtr host = make_av_frame();
+      check(av_hwframe_transfer_data(host.get(), av.get(), 0), "decode", ErrorKind::processing, "copy from NVDEC");
+      check(av_frame_copy_props(host.get(), av.get()), "decode", ErrorKind::processing, "frame props");
+      av = std::move(host);
+    }
     int64_t pts = av->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + last_duration_;
     if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) pts = last_pts_ + 1;  // keep strictly increasing
@@ -147,7 +185,27 @@ class CpuVideoDecoder final : public VideoDecoder {
 
 std::unique_ptr<VideoDecoder> open_cpu_video_decoder(const AVStream* stream, int64_t start_pts,
                                                      int threads) {
-  return std::make_unique<CpuVideoDecoder>(stream, start_pts, threads);
+  return std::make_unique<LavcVideoDecoder>(stream, start_pts, threads, false);
+}
+
+std::unique_ptr<VideoDecoder> open_nvdec_video_decoder(const AVStream* stream, int64_t start_pts) {
+  return std::make_unique<LavcVideoDecoder>(stream, start_pts, 1, true);
+}
+
+std::unique_ptr<VideoDecoder> open_video_decoder(const std::string& choice, const AVStream* stream,
+                                                 int64_t start_pts, int threads, std::string* fallback) {
+  if (choice == "cpu") return open_cpu_video_decoder(stream, start_pts, threads);
+  if (choice != "auto" && choice != "nvdec")
+    throw Error("cli", ErrorKind::usage, "--decoder '" + choice + "' is not known (choose auto, nvdec or cpu)");
+  try {
+    return open_nvdec_video_decoder(stream, start_pts);
+  } catch (const Error& e) {
+    if (choice == "nvdec" || e.kind() != ErrorKind::unsupported) throw;
+    // One level down, said once: NVDEC -> CPU decode.
+    log_for("decode")->info("nvdec not used ({}), using CPU decode", e.what());
+    if (fallback) *fallback = std::string("nvdec not used: ") + e.what();
+    return open_cpu_video_decoder(stream, start_pts, threads);
+  }
 }
 
 }  // namespace unmark

@@ -1,5 +1,5 @@
-// Video decoding behind an interface, so a hardware decoder (NVDEC, a later issue) can stand in
-// for the CPU one. Frames come out in display order, in a planar YUV format the CPU stages read
+// Video decoding behind an interface: libavcodec on the CPU, or NVDEC through libavcodec's cuda
+// hwaccel. Frames come out in display order, in a planar YUV format the CPU stages read
 // directly: the decoder's native one whenever it is (yuv420p, yuv420p10le, ...), converted only
 // when the codec produces something else (RGB, packed or semi-planar formats).
 #pragma once
@@ -31,5 +31,15 @@ class VideoDecoder {
 // Throws Error{unsupported} when no decoder exists for the stream's codec.
 std::unique_ptr<VideoDecoder> open_cpu_video_decoder(const AVStream* stream, int64_t start_pts,
                                                      int threads = 0);
+
+// NVDEC: frames decoded on the GPU and copied down once (NV12/P010, made planar for the CPU
+// stages). Throws Error{unsupported} naming why when there is no CUDA device, the codec has no
+// NVDEC path, or UNMARK_FAULT names nvdec.
+std::unique_ptr<VideoDecoder> open_nvdec_video_decoder(const AVStream* stream, int64_t start_pts);
+
+// "auto": NVDEC when it opens, else the CPU decoder, the reason put in `*fallback` ("nvdec not
+// used: ..."); "nvdec": NVDEC or Error; "cpu": the CPU decoder.
+std::unique_ptr<VideoDecoder> open_video_decoder(const std::string& choice, const AVStream* stream,
+                                                 int64_t start_pts, int threads, std::string* fallback);
 
 }  // namespace unmark

@@ -194,8 +194,12 @@ class RemovePipeline {
     expected_frames_ = expected_output_frames();
     out_ = OutputFile::create(job_.output);
     plan_streams();
-    decoder_ = open_cpu_video_decoder(in_->video_stream(), in_->video_start_pts(), job_.decode_threads);
+    std::string decode_fallback;
+    decoder_ = open_video_decoder(job_.decoder, in_->video_stream(), in_->video_start_pts(), job_.decode_threads,
+                                  &decode_fallback);
     report_.decoder = decoder_->description();
+    if (!decode_fallback.empty()) report_.fallbacks.push_back("decode: " + decode_fallback + " -> cpu");
+    if (report_.decoder.find("(nvdec)") != std::string::npos) report_.path = "nvdec + cpu";
     if (job_.edits.scales()) {
       auto [w, h] = edited_size(job_.edits, par->width, par->height);
       if (w != par->width || h != par->height) scaler_ = std::make_unique<FrameScaler>(w, h);

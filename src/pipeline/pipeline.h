@@ -37,6 +37,7 @@ struct RemoveJob {
   EditSettings edits;      // trim, scale, frame rate, audio (transcode operations)
   int segment_frames = 8;  // frames the remover sees at once (each holds a decoded frame: memory)
   int decode_threads = 0;   // 0: half the cores, at least 2
+  std::string decoder = "auto";  // auto (NVDEC when it opens, else CPU) | nvdec | cpu
   std::string preview;      // before/after crops of a few frames written here (PNG) when set
 };
 
@@ -49,7 +50,7 @@ struct StageTimes {
 };
 
 struct RunReport {
-  std::string path = "cpu";  // where decode, removal and encode ran
+  std::string path = "cpu";  // where decode, removal and encode ran: "cpu", "nvdec + cpu"
   int64_t frames = 0;
   double seconds = 0, fps = 0;
   int width = 0, height = 0;
