@@ -4,6 +4,7 @@
 // leads a job into the server's own network.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,6 +34,13 @@ struct ConnectGuard {
 
 // Makes `curl` open its sockets through the guard (`guard` must outlive the transfer).
 void install_connect_guard(CURL* curl, ConnectGuard* guard);
+
+// The options every transfer here shares: http(s) only, the timeouts, no signals (the transfers
+// run on worker threads), the user agent, the error text into `error` (CURL_ERROR_SIZE bytes),
+// and `abort` (may be null) ending the transfer within a progress tick as
+// CURLE_ABORTED_BY_CALLBACK.
+void set_transfer_options(CURL* curl, long connect_timeout_s, long timeout_s, char* error,
+                          const std::atomic<bool>* abort);
 
 // curl_global_init, once per process.
 void curl_init_once();

@@ -34,7 +34,6 @@ struct Transfer {
   int64_t written = 0, limit = 0;
   bool too_large = false;
   ConnectGuard guard;
-  const std::atomic<bool>* cancel = nullptr;
 };
 
 size_t on_data(char* data, size_t size, size_t count, void* user) {
@@ -49,8 +48,8 @@ size_t on_data(char* data, size_t size, size_t count, void* user) {
 }
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  return t->cancel && t->cancel->load() ? 1 : 0;
+  auto* abort = static_cast<const std::atomic<bool>*>(user);
+  return abort && abort->load() ? 1 : 0;
 }
 
 curl_socket_t on_open_socket(void* user, curlsocktype, curl_sockaddr* address) {
@@ -86,7 +85,6 @@ class HttpStorage : public StorageBackend {
     t.out = out.get();
     t.limit = options_.max_download_bytes;
     t.guard.allow_private = options_.allow_private_urls;
-    t.cancel = cancel;
     curl_slist* list = nullptr;
     for (auto& [name, value] : headers.items())
       list = curl_slist_append(list, (name + ": " + value.get<std::string>()).c_str());
@@ -94,23 +92,15 @@ class HttpStorage : public StorageBackend {
     char error[CURL_ERROR_SIZE] = "";
     CURL* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, uri.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_transfer_options(c, options_.connect_timeout_s, options_.transfer_timeout_s, error, cancel);
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, long(options_.max_redirects));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, long(options_.connect_timeout_s));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, long(options_.transfer_timeout_s));
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(options_.max_download_bytes));
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "unmark/" UNMARK_VERSION);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     install_connect_guard(c, &t.guard);
     if (!access.verify_tls) {
       curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -145,6 +135,19 @@ class HttpStorage : public StorageBackend {
 void install_connect_guard(CURL* curl, ConnectGuard* guard) {
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, guard);
+}
+
+void set_transfer_options(CURL* c, long connect_timeout_s, long timeout_s, char* error,
+                          const std::atomic<bool>* abort) {
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_timeout_s);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "unmark/" UNMARK_VERSION);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(abort));
 }
 
 void curl_init_once() {

@@ -55,10 +55,10 @@ struct S3Response {
   std::string refused_address;
   int64_t written = 0;
   bool too_large = false;
-  bool cancelled = false;
 
   bool ok() const { return curl == CURLE_OK && status >= 200 && status < 300; }
-  bool transient() const { return curl != CURLE_OK ? !cancelled && !too_large && refused_address.empty() : status >= 500; }
+  bool cancelled() const { return curl == CURLE_ABORTED_BY_CALLBACK; }
+  bool transient() const { return curl != CURLE_OK ? !cancelled() && !too_large && refused_address.empty() : status >= 500; }
 
   std::string xml(const std::string& tag) const {
     const std::string open = "<" + tag + ">", close = "</" + tag + ">";
@@ -85,7 +85,6 @@ struct Exchange {
   CURL* curl;
   std::FILE* sink = nullptr;  // 2xx bodies go here when set
   int64_t limit = 0;
-  const std::atomic<bool>* cancel = nullptr;
   ConnectGuard guard;
 };
 
@@ -119,15 +118,6 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* x = static_cast<Exchange*>(user);
-  if (x->cancel && x->cancel->load()) {
-    x->response->cancelled = true;
-    return 1;
-  }
-  return 0;
-}
-
 class S3Storage : public StorageBackend {
  public:
   explicit S3Storage(const StorageOptions& options) : options_(options) { curl_init_once(); }
@@ -156,7 +146,7 @@ class S3Storage : public StorageBackend {
       if (r.ok() || !r.transient() || attempt == 3) break;
       backoff(attempt);
     }
-    if (r.cancelled) throw Error("fetch", ErrorKind::cancelled, "cancelled");
+    if (r.cancelled()) throw Error("fetch", ErrorKind::cancelled, "cancelled");
     if (r.too_large)
       throw Error("fetch", ErrorKind::input, "cannot download " + place.uri() + ": larger than the limit of " +
                                                  std::to_string(options_.max_download_bytes >> 20) + " MiB");
@@ -283,7 +273,7 @@ class S3Storage : public StorageBackend {
   }
 
   [[noreturn]] static void fail_store(const S3Place& place, const S3Response& r) {
-    if (r.cancelled) throw Error("store", ErrorKind::cancelled, "cancelled");
+    if (r.cancelled()) throw Error("store", ErrorKind::cancelled, "cancelled");
     throw Error("store", ErrorKind::output, "cannot upload to " + place.uri() + ": " + r.reason());
   }
 
@@ -340,11 +330,11 @@ class S3Storage : public StorageBackend {
     if (body) list = curl_slist_append(list, "Content-Type: application/octet-stream");
     std::unique_ptr<curl_slist, SlistDeleter> header_list(list);
 
-    Exchange x{&response, c, sink, limit, cancel, {}};
+    Exchange x{&response, c, sink, limit, {}};
     x.guard.allow_private = !place.job_endpoint || options_.allow_private_urls;
     char error[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_transfer_options(c, options_.connect_timeout_s, options_.transfer_timeout_s, error, cancel);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (body) {
@@ -352,18 +342,10 @@ class S3Storage : public StorageBackend {
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body_size));
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, long(options_.connect_timeout_s));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, long(options_.transfer_timeout_s));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "unmark/" UNMARK_VERSION);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
     install_connect_guard(c, &x.guard);
     response.curl = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
