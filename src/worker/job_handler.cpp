@@ -16,13 +16,20 @@ using serve::ApiError;
 
 namespace {
 
-const std::set<std::string>& known_fields() {
+// Fields the service's job model takes as they are (JobRequest's own names).
+const std::set<std::string>& passed_through() {
   static const std::set<std::string> names = {
-      "source", "source_url", "source_base64", "source_s3", "source_s3_key", "filename", "source_headers",
-      "source_verify_ssl", "output_filename", "watermark_config", "watermark_removal_config", "s3Config", "s3_config",
-      "s3_prefix", "job_type", "profile", "detect", "detector", "regions", "remover", "remove", "encoder", "crf",
-      "preset", "force_format", "max_bbox_percent", "transcode_config", "start", "end", "duration", "scale", "width",
-      "height", "fps", "audio", "metadata"};
+      "job_type", "source_headers", "source_verify_ssl", "s3_prefix", "profile", "detect", "detector", "regions",
+      "remover", "remove", "encoder", "crf", "preset", "force_format", "max_bbox_percent", "transcode_config",
+      "start", "end", "duration", "scale", "width", "height", "fps", "audio", "metadata"};
+  return names;
+}
+
+// Fields the old worker named differently, read below.
+const std::set<std::string>& translated() {
+  static const std::set<std::string> names = {
+      "source", "source_url", "source_base64", "source_s3", "source_s3_key", "filename", "output_filename",
+      "watermark_config", "watermark_removal_config", "s3Config", "s3_config"};
   return names;
 }
 
@@ -42,15 +49,11 @@ std::string stem_of(const std::string& name) {
 
 serve::JobRequest request_from_input(const json& input, std::vector<std::string>* unknown) {
   if (!input.is_object()) throw ApiError(400, "invalid_input", "the job's input must be a JSON object");
-  for (auto& [key, value] : input.items())
-    if (!known_fields().count(key) && unknown) unknown->push_back(key);
-
   json body = json::object();
-  for (const char* key : {"job_type", "source_headers", "source_verify_ssl", "s3_prefix", "profile", "detect",
-                          "detector", "regions", "remover", "remove", "encoder", "crf", "preset", "force_format",
-                          "max_bbox_percent", "transcode_config", "start", "end", "duration", "scale", "width",
-                          "height", "fps", "audio", "metadata"})
-    if (input.contains(key)) body[key] = input[key];
+  for (auto& [key, value] : input.items()) {
+    if (passed_through().count(key)) body[key] = value;
+    else if (!translated().count(key) && unknown) unknown->push_back(key);
+  }
   for (const char* key : {"s3Config", "s3_config"})
     if (input.contains(key)) body["s3Config"] = input[key];
   for (const char* key : {"watermark_config", "watermark_removal_config"})
