@@ -26,8 +26,8 @@ struct WorkerArgs {
 void self_check() {
   auto log = log_for("worker");
   const auto start = std::chrono::steady_clock::now();
-  gpu::GpuInfo card = gpu::query_gpu();
-  if (card.present) {
+  gpu::DoctorReport doctor = gpu::run_doctor(true);  // the doctor's fast checks, GPU query included
+  if (const gpu::GpuInfo& card = doctor.card; card.present) {
     gpu::GpuTier tier = gpu::tier_for(card.total_bytes);
     log->info("Detected GPU: {} with {:.1f} GB VRAM", card.name, card.total_gb());
     log->info("{} GPU config: detect batch={}, inpaint batch={}, segment={}", tier.name, tier.detect_batch,
@@ -35,7 +35,6 @@ void self_check() {
   } else {
     log->info("gpu: none ({}): CPU path", card.why_not);
   }
-  gpu::DoctorReport doctor = gpu::run_doctor(true);
   for (const gpu::DoctorCheck& c : doctor.checks)
     if (c.status == "fail") log->warn("self-check: {}: {}{}", c.name, c.detail, c.fix.empty() ? "" : " (fix: " + c.fix + ")");
   log->info("path: {}", doctor.path);

@@ -3,7 +3,7 @@
 //
 //   GpuInfo gpu = query_gpu();
 //   if (gpu.present) log("Detected GPU: {} with {:.1f} GB VRAM", gpu.name, gpu.total_gb());
-//   GpuTier tier = tier_for(gpu);   // batch sizes and segment length
+//   GpuTier tier = tier_for(gpu.total_bytes);   // batch sizes and segment length
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
+extern "C" {
+#include <libavcodec/avcodec.h>
+}
+
 #include "gpu/codec_checks.h"
 #include "gpu/cuda_driver.h"
 #include "gpu/device.h"
@@ -31,7 +35,8 @@ DoctorReport run_doctor(bool quick) {
   auto add = [&](std::string name, std::string status, std::string detail, std::string fix = "") {
     r.checks.push_back({std::move(name), std::move(status), std::move(detail), std::move(fix)});
   };
-  GpuInfo gpu = query_gpu();
+  r.card = query_gpu();
+  const GpuInfo& gpu = r.card;
   std::string driver_why;
   const bool driver = !fault_injected("cuda") && cuda_driver(&driver_why) != nullptr;
   bool cuda_ok = false, nvdec_ok = false, nvenc_ok = false;
@@ -53,9 +58,6 @@ DoctorReport run_doctor(bool quick) {
             std::to_string(gpu.cc_major) + "." + std::to_string(gpu.cc_minor) + "; " + tier.name + " tier: detect batch " +
             std::to_string(tier.detect_batch) + ", inpaint batch " + std::to_string(tier.inpaint_batch) + ", segment " +
             std::to_string(tier.segment));
-    r.gpu = {{"name", gpu.name},           {"total_bytes", gpu.total_bytes}, {"free_bytes", gpu.free_bytes},
-             {"compute_capability", std::to_string(gpu.cc_major) + "." + std::to_string(gpu.cc_minor)},
-             {"driver_cuda", gpu.driver_text()}, {"tier", tier.name}};
     std::string why = cuda_self_test(gpu);
     cuda_ok = why.empty();
     if (cuda_ok) add("cuda", "pass", "allocation, copies and a kernel ran and computed the right answer");
@@ -101,7 +103,10 @@ DoctorReport run_doctor(bool quick) {
     else
       add("nvenc", "fail", why, "too many NVENC sessions (consumer cards allow few), or an old driver");
   }
-  std::string x264 = quick ? "" : encode_trial("libx264");
+  // Quick: that the encoder is in this FFmpeg; otherwise a real encode.
+  std::string x264 = !quick                                   ? encode_trial("libx264")
+                     : avcodec_find_encoder_by_name("libx264") ? ""
+                                                                : "libx264 is not in this FFmpeg build";
   if (x264.empty()) add("x264", "pass", quick ? "libx264 present" : "encoded 10 frames with libx264");
   else add("x264", "fail", x264, "install FFmpeg built with libx264 (Debian/Ubuntu: libavcodec59/60 from the main archive)");
   add("torch", "info", "not built in: neural back-ends (a user's YOLO or LaMa model) need a build with libtorch");
@@ -127,7 +132,15 @@ nlohmann::json to_json(const DoctorReport& r) {
     if (!c.fix.empty()) j["fix"] = c.fix;
     checks.push_back(j);
   }
-  return {{"ok", r.ok}, {"path", r.path}, {"gpu", r.gpu}, {"checks", checks}};
+  nlohmann::json gpu = nlohmann::json::object();
+  if (const GpuInfo& g = r.card; g.present)
+    gpu = {{"name", g.name},
+           {"total_bytes", g.total_bytes},
+           {"free_bytes", g.free_bytes},
+           {"compute_capability", std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor)},
+           {"driver_cuda", g.driver_text()},
+           {"tier", tier_for(g.total_bytes).name}};
+  return {{"ok", r.ok}, {"path", r.path}, {"gpu", gpu}, {"checks", checks}};
 }
 
 std::string to_text(const DoctorReport& r) {

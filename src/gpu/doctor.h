@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gpu/device.h"
+
 namespace unmark::gpu {
 
 struct DoctorCheck {
@@ -22,7 +24,7 @@ struct DoctorReport {
   std::vector<DoctorCheck> checks;
   std::string path;         // the best path that works here: "gpu: NVDEC -> CUDA -> NVENC", "cpu: ..."
   bool ok = false;          // the best path this machine could have works
-  nlohmann::json gpu = nlohmann::json::object();
+  GpuInfo card;             // what query_gpu() found (present or not, and why)
 };
 
 // `quick`: no trials that take more than a few milliseconds (the worker's start-up check).
