@@ -21,6 +21,7 @@
 #include "serve/storage.h"
 #include "support/media.h"
 #include "support/moto.h"
+#include "support/process.h"
 
 using namespace unmark::test;
 using nlohmann::json;
@@ -51,36 +52,19 @@ class ServeProcess {
     std::vector<std::string> args = {UNMARK_BINARY, "serve", "--port", "0", "--port-file", dir_ + "/port",
                                      "--data", dir_ + "/data", "--allow-dir", dir_};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string log = dir_ + "/serve.log";
-      std::freopen(log.c_str(), "a", stderr);
-      std::freopen("/dev/null", "w", stdout);
-      for (const auto& [name, value] : env_) setenv(name.c_str(), value.c_str(), 1);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    process_ = std::make_unique<ChildProcess>(args, env_, dir_ + "/serve.log");
     for (int i = 0; i < 200 && !fs::exists(dir_ + "/port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     port_ = std::stoi(slurp(dir_ + "/port"));
   }
 
-  void kill_now() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void kill_now() { process_.reset(); }  // ChildProcess's destructor: SIGKILL and reap
 
   // SIGTERM; returns the exit code.
   int terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    process_->signal(SIGTERM);
+    int code = process_->wait(120);
+    process_.reset();
+    return code;
   }
 
   httplib::Client client(const std::string& token = "") const {
@@ -113,7 +97,7 @@ class ServeProcess {
  private:
   std::string dir_;
   std::vector<std::pair<std::string, std::string>> env_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
   int port_ = 0;
 };
 
