@@ -165,14 +165,12 @@ class LocalApi {
       changed_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return job->done() || quitting_; });
       reply(res, 200, body_of(*job));
     });
-    http_.route("GET", prefix + "/status/" + id, [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
+    auto status = [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
       std::lock_guard lock(mutex_);
       reply(res, 200, body_of(*find(req.matches.at(1))));
-    });
-    http_.route("POST", prefix + "/status/" + id, [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
-      std::lock_guard lock(mutex_);
-      reply(res, 200, body_of(*find(req.matches.at(1))));
-    });
+    };
+    http_.route("GET", prefix + "/status/" + id, status);  // RunPod's clients use either method
+    http_.route("POST", prefix + "/status/" + id, status);
     http_.route("GET", prefix + "/stream/" + id, [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
       std::lock_guard lock(mutex_);
       auto job = find(req.matches.at(1));
