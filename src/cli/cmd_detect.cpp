@@ -15,7 +15,7 @@ namespace unmark::cli {
 Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
   auto* sub = app.add_subcommand("detect", "Find the mark in every frame; print boxes or draw them");
   struct Args {
-    std::string input, overlay;
+    std::string input, overlay, save_profile;
     DetectionSettings detection;
     std::vector<std::string> regions;
     bool json = false;
@@ -28,6 +28,13 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
       "--profile", [args](const std::string& p) { args->detection.mode = "profile:" + p; },
       "Use this profile (built-in name or .json)");
   sub->add_option("--region", args->regions, "x,y,w,h[@t0-t1] (with --detect regions)")->take_all();
+  sub->add_option("--refine", args->detection.refine,
+                  "Measure the profile's alpha and colour again on this video: auto (built-in and discovered "
+                  "profiles; a profile file is used as it is), on, off")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  sub->add_option("--save-profile", args->save_profile,
+                  "Write the profile the mark was found with (NAME.json and NAME.png), to reuse with --profile");
   sub->add_flag("--json", args->json, "Per-frame boxes and confidences as JSON");
   sub->add_option("--overlay", args->overlay, "Write a copy of the video with the boxes drawn");
   sub->add_option("--segment", args->segment, "Frames tracked together")->default_val(30)->check(CLI::Range(1, 100000));
@@ -70,6 +77,10 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
         DetectionChoice c = choose_detector(args->detection, args->input, f.width(), f.height());
         detector = std::move(c.detector);
         description = c.description;
+        if (!args->save_profile.empty()) {
+          if (!c.profile) throw Error("cli", ErrorKind::usage, "--save-profile: no profile was used (" + description + ")");
+          save_profile(*c.profile, args->save_profile);
+        }
         assembler = std::make_unique<SegmentAssembler>(args->segment, *detector);
       }
       SegmentFrame sf{std::move(f), {}};

@@ -54,7 +54,12 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option_function<std::string>(
       "--profile", [args](const std::string& p) { args->job.detection.mode = "profile:" + p; },
       "Use this profile (a built-in name such as sora2, or a profile .json)");
-  sub->add_option("--remove", job.remover, "Remover: auto (inpaint), inpaint, deblend (reverse alpha blending with the profile)")
+  sub->add_option("--refine", job.detection.refine,
+                  "Measure the profile's alpha and colour again on this video: auto (built-in and discovered "
+                  "profiles; a profile file is used as it is), on, off")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  sub->add_option("--remove", job.remover, "Remover: auto (deblend marks whose profile was measured on the video, inpaint the rest), inpaint, deblend (reverse alpha blending with the profile)")
       ->default_val("auto")
       ->envname("UNMARK_REMOVE");
   sub->add_option("--feather", job.remover_options.feather,

@@ -68,6 +68,8 @@ std::string read_file(const std::string& path) {
 ScaledMark scale_profile(const Profile& profile, int frame_width) {
   ScaledMark m;
   m.scale = double(frame_width) / profile.reference_width;
+  m.measured = profile.measured && frame_width == profile.reference_width;
+  if (m.measured) m.undo = profile.undo;
   int w = std::max(4, int(std::lround(profile.width() * m.scale)));
   int h = std::max(2, int(std::lround(profile.height() * m.scale)));
   int interp = m.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;

@@ -21,6 +21,12 @@ struct Profile {
   // Where the mark's centre was seen, as fractions of the frame's width and height.
   std::vector<cv::Point2d> places;
   std::string learned_from;  // how it was made (the command), for the record
+  // Measured on the video being processed, on its own pixel grid (detect/refine.h): exact enough
+  // to undo the blend. Not saved: it holds for that video only.
+  bool measured = false;
+  // With `measured`: CV_8U, the alpha's size; 255 where undoing the blend was measured to beat
+  // inpainting (refine.h), 0 where the remover should inpaint instead. Not saved either.
+  cv::Mat undo;
 
   int width() const { return alpha.cols; }
   int height() const { return alpha.rows; }
@@ -33,6 +39,8 @@ struct ScaledMark {
   cv::Mat alpha;  // CV_32F
   cv::Mat color;  // CV_32FC3 (Y, U, V)
   double scale = 1;  // frame pixels per reference pixel
+  bool measured = false;  // the profile's (and the scale is 1)
+  cv::Mat undo;           // the profile's, when measured (else empty: undo wherever translucent)
 };
 ScaledMark scale_profile(const Profile& profile, int frame_width);
 

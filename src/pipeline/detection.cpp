@@ -1,5 +1,6 @@
 #include "pipeline/detection.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -7,6 +8,7 @@
 #include "core/log.h"
 #include "detect/learn.h"
 #include "detect/profile.h"
+#include "detect/refine.h"
 #include "io/frame_reader.h"
 
 namespace unmark {
@@ -50,13 +52,32 @@ std::optional<Profile> discover(const std::string& input) {
   }
 }
 
-DetectionChoice from_profile(const Profile& profile, int width, int height, const std::string& why) {
+// The profile measured again on this video (refine.h), or as it is when that is off or fails.
+DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
+                             const std::string& input, bool refine, bool discovered = false) {
+  Profile profile = coarse;
+  std::string how;
+  if (refine) {
+    RefineReport report;
+    RefineOptions options;
+    // A discovered profile may hold only part of the mark: measure around it too. A finished
+    // profile holds all of it (and a grown box would leave the frame near its edges).
+    options.grow = discovered ? 0.35 : 0.0;
+    if (auto refined = refine_profile(coarse, input, width, height, options, &report)) {
+      profile = std::move(*refined);
+      how = ", measured on this video";
+    } else {
+      log_for("detect")->info("profile {} not measured on this video: {}", coarse.name, report.summary);
+    }
+  }
   DetectionChoice c;
+  c.profile = profile;
+  c.measured = !how.empty();
   c.detector = make_profile_detector(profile, width, height);
   c.automatic = true;
   c.description = "profile " + profile.name + " (" + std::to_string(profile.width()) + "x" +
                   std::to_string(profile.height()) + " at width " +
-                  std::to_string(profile.reference_width) + ")" + why;
+                  std::to_string(profile.reference_width) + ")" + why + how;
   return c;
 }
 
@@ -69,6 +90,13 @@ DetectionChoice nothing(const std::string& why) {
 }
 
 }  // namespace
+
+bool refine_on(const DetectionSettings& s, bool by_default) {
+  if (s.refine == "on") return true;
+  if (s.refine == "off") return false;
+  if (s.refine == "auto") return by_default;
+  throw Error("cli", ErrorKind::usage, "--refine '" + s.refine + "' is not known (choose auto, on or off)");
+}
 
 bool needs_input_sample(const DetectionSettings& s) {
   return s.regions.empty() && (s.mode == "auto" || s.mode == "static");
@@ -87,7 +115,10 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     c = nothing("none asked: a plain re-encode");
     c.automatic = false;
   } else if (s.mode.rfind("profile:", 0) == 0) {
-    c = from_profile(load_profile(s.mode.substr(8)), width, height, "");
+    const std::string name = s.mode.substr(8);
+    const auto builtins = builtin_profiles();
+    const bool builtin = std::find(builtins.begin(), builtins.end(), name) != builtins.end();
+    c = from_profile(load_profile(name), width, height, "", input, refine_on(s, builtin));
   } else if (s.mode == "auto" || s.mode == "static") {
     if (s.mode == "auto") {
       for (const std::string& name : builtin_profiles()) {
@@ -96,13 +127,13 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
         log->info("auto: profile {} found in {:.0f}% of the first {} frames{}", name, share * 100,
                   kProfileSampleFrames, share >= kProfileSampleShare ? " (or more: stopped when sure)" : "");
         if (share >= kProfileSampleShare) {
-          c = from_profile(profile, width, height, ", chosen by auto");
+          c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true));
           break;
         }
       }
     }
     if (!c.detector) {
-      if (auto found = discover(input)) c = from_profile(*found, width, height, ", discovered as a static logo");
+      if (auto found = discover(input)) c = from_profile(*found, width, height, ", discovered as a static logo", input, refine_on(s, true), true);
       else c = nothing("no built-in profile matched and no static logo was found");
     }
   } else {

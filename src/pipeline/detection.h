@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/region.h"
+#include "detect/profile.h"
 #include "detect/detector.h"
 
 namespace unmark {
@@ -15,12 +17,17 @@ struct DetectionSettings {
   std::string mode = "auto";          // auto | profile:NAME_OR_PATH | static | regions | none
   std::vector<TimedRegion> regions;   // mode "regions" (and "auto" when given)
   double max_box_percent = 100;       // found marks whose box covers more of the frame are ignored
+  // Measure the profile's alpha and colour again on the video (detect/refine.h): "auto" does for
+  // built-in and discovered profiles and uses a profile file the user names as it is; on; off.
+  std::string refine = "auto";
 };
 
 struct DetectionChoice {
   std::unique_ptr<Detector> detector;
   bool automatic = false;  // found by appearance (boxes get a safety margin), not named by the user
   std::string description;
+  std::optional<Profile> profile;  // the profile used, when one is
+  bool measured = false;           // ... and it was measured on this video (refine.h)
 };
 
 // Throws Error{usage} for a bad mode or an unknown profile. `input` is read (its start) for auto

@@ -8,7 +8,8 @@
 // are clipped samples (a saturated observation says only "at least this bright"). Blending is
 // affine, so the same holds in Y, U and V; chroma uses the alpha and colour averaged over the
 // luma samples each chroma sample covers. A frame's box is the profile's size, so the alpha lines
-// up with it pixel for pixel (the detector aligns to the pixel; sub-pixel alignment is future work).
+// up with it pixel for pixel: a profile measured on the video itself (detect/refine.h) is on the
+// frame's own pixel grid, which is what makes the undoing exact.
 #include <opencv2/imgproc.hpp>
 
 #include "detect/profile.h"
@@ -24,13 +25,15 @@ constexpr float kClipped = 0.985f;  // observed at or above this share of full s
 
 // The mark's alpha and alpha-weighted colour channel over `pb` of a plane subsampled by (sx, sy),
 // for a mark whose luma box is `box`.
+// `undo` (CV_8U, empty when the mark has no such map) is 255 where undoing is to be used.
 void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx, int sy, int channel,
-                      cv::Mat& alpha, cv::Mat& color) {
+                      cv::Mat& alpha, cv::Mat& color, cv::Mat& undo) {
   std::vector<cv::Mat> yuv;
   cv::split(m.color, yuv);
   if (sx == 0 && sy == 0) {
     alpha = m.alpha;
     color = yuv[size_t(channel)];
+    undo = m.undo;
     return;
   }
   // Luma-resolution canvas covering the chroma box exactly, then averaged down.
@@ -43,10 +46,18 @@ void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx
   cv::resize(a, alpha, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
   cv::resize(ac, color, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
   color = color / cv::max(alpha, 1e-6f);
+  if (m.undo.empty()) return;
+  // A chroma sample is undone only where all the luma samples it covers are.
+  cv::Mat u = cv::Mat::zeros(canvas_size, CV_8U);
+  m.undo.copyTo(u(at));
+  cv::Mat kept;
+  cv::erode(u, kept, cv::getStructuringElement(cv::MORPH_RECT, {2 << sx >> 1 | 1, 2 << sy >> 1 | 1}));
+  cv::resize(kept, undo, {pb.w, pb.h}, 0, 0, cv::INTER_NEAREST);
 }
 
 template <class T>
-void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, const cv::Mat& color) {
+void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, const cv::Mat& color,
+                   const cv::Mat& undo) {
   const float scale = float(1 << (plane.bit_depth - 8));
   const float max_value = float(plane.max_value());
   std::vector<uint8_t> mask(size_t(pb.w) * pb.h, 0);
@@ -57,7 +68,7 @@ void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, 
       const float a = alpha.at<float>(y, x);
       if (a < kVisible) continue;
       const float observed = float(row[x]);
-      if (a >= kOpaque || observed >= kClipped * max_value) {
+      if (a >= kOpaque || observed >= kClipped * max_value || (!undo.empty() && !undo.at<uint8_t>(y, x))) {
         mask[size_t(y) * pb.w + x] = 1;
         any_masked = true;
         continue;
@@ -76,8 +87,9 @@ void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, 
 
 class DeblendRemover final : public Remover {
  public:
-  explicit DeblendRemover(const RemoverOptions& options) : options_(options) {}
-  std::string name() const override { return "deblend"; }
+  DeblendRemover(const RemoverOptions& options, bool measured_only)
+      : options_(options), measured_only_(measured_only) {}
+  std::string name() const override { return measured_only_ ? "auto (deblend measured marks, inpaint others)" : "deblend"; }
 
   void remove(std::span<SegmentFrame> segment) override {
     for (SegmentFrame& sf : segment) {
@@ -86,18 +98,19 @@ class DeblendRemover final : public Remover {
       for (const Mark& mark : sf.marks) {
         const bool fits = mark.appearance && mark.box.inside(sf.frame.width(), sf.frame.height()) &&
                           mark.appearance->alpha.cols == mark.box.w &&
-                          mark.appearance->alpha.rows == mark.box.h;
+                          mark.appearance->alpha.rows == mark.box.h &&
+                          (mark.appearance->measured || !measured_only_);
         if (!fits) {
-          inpaint_mark(sf.frame, mark, options_);  // no profile (or cut by the frame edge)
+          inpaint_mark(sf.frame, mark, options_);  // no profile (or cut by the frame edge, or unmeasured)
           continue;
         }
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
           PlaneView plane = sf.frame.plane(p);
           Box pb = mark.box.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
-          cv::Mat alpha, color;
-          plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color);
-          if (plane.wide()) deblend_plane<uint16_t>(plane, pb, alpha, color);
-          else deblend_plane<uint8_t>(plane, pb, alpha, color);
+          cv::Mat alpha, color, undo;
+          plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color, undo);
+          if (plane.wide()) deblend_plane<uint16_t>(plane, pb, alpha, color, undo);
+          else deblend_plane<uint8_t>(plane, pb, alpha, color, undo);
         }
       }
     }
@@ -105,12 +118,17 @@ class DeblendRemover final : public Remover {
 
  private:
   RemoverOptions options_;
+  bool measured_only_;
 };
 
 }  // namespace
 
 std::unique_ptr<Remover> make_deblend_remover(const RemoverOptions& options) {
-  return std::make_unique<DeblendRemover>(options);
+  return std::make_unique<DeblendRemover>(options, false);
+}
+
+std::unique_ptr<Remover> make_auto_remover(const RemoverOptions& options) {
+  return std::make_unique<DeblendRemover>(options, true);
 }
 
 }  // namespace unmark

@@ -13,6 +13,9 @@ void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options)
 // Reverse alpha blending where a profile gives the mark's alpha; inpainting where it is nearly
 // opaque, and for marks without a profile.
 std::unique_ptr<Remover> make_deblend_remover(const RemoverOptions& options);
+// auto: deblends the marks whose profile was measured on this video (exact enough to undo), and
+// inpaints the others (a profile only good enough to find the mark leaves a ghost when undone).
+std::unique_ptr<Remover> make_auto_remover(const RemoverOptions& options);
 // Draws each mark's box (a two-pixel white and black frame) instead of removing it.
 std::unique_ptr<Remover> make_outline_remover(const RemoverOptions& options);
 

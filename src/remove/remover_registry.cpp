@@ -12,11 +12,7 @@ struct Entry {
   std::function<std::unique_ptr<Remover>(const RemoverOptions&)> make;
 };
 
-// In order of preference for "auto".
 const std::vector<Entry>& entries() {
-  // auto is inpaint for now: deblend is exact when the profile is (48 dB under a synthetic mark
-  // of known alpha), but on a learned profile it still leaves a ghost of the mark's edges until
-  // alignment is sub-pixel and the alpha is refined per video.
   static const std::vector<Entry> list = {
       {{"inpaint", "membrane inpainting of the box from its surroundings (CPU)"}, make_inpaint_remover},
       {{"deblend", "reverse alpha blending where a profile gives the mark's alpha, inpainting where "
@@ -37,7 +33,10 @@ std::vector<RemoverInfo> list_removers() {
 }
 
 std::unique_ptr<Remover> make_remover(const std::string& name, const RemoverOptions& options) {
-  const std::string wanted = name == "auto" ? entries().front().info.name : name;
+  // auto deblends where the profile was measured on the video (exact: 48 dB under a synthetic mark
+  // of known alpha) and inpaints elsewhere: a profile learned elsewhere leaves a ghost when undone.
+  if (name == "auto") return make_auto_remover(options);
+  const std::string& wanted = name;
   for (const Entry& e : entries())
     if (e.info.name == wanted) return e.make(options);
   std::string choices = "auto";

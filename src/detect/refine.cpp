@@ -1,0 +1,406 @@
+// Refining a profile on one video (see refine.h for why).
+//
+// Per pixel of the mark's box (grown, so that a partial profile's missing part is measured too),
+// each jump pair gives what was seen with the mark, o, and the background under it, b:
+// o = alpha * colour + (1 - alpha) * b, a line of slope 1 - alpha. A pair is the frame where the
+// mark arrives at a spot against the nearest earlier frame where that spot is clear (the next two
+// frames of the mark too), and the last frames before it leaves against the first clear one after.
+// The clear frame is aligned first: shifted (+-3 px) to match the marked one on the band around
+// the mark, undoing a frame or two of motion. The fit is robust (Huber weights), so a pair spoilt
+// by motion counts for little. The mark is taken to be one colour (white, grey, black: nearly
+// every overlay), measured where it is strong; alpha is then one unknown per pixel, which a
+// handful of pairs pins down (two unknowns per pixel would not be). A mark of several colours
+// gets their median, which matters only where it is translucent: opaque parts are inpainted.
+// Everything is done on crops; no frame is converted whole.
+#include "detect/refine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include <opencv2/imgproc.hpp>
+
+#include "core/log.h"
+#include "detect/detector.h"
+#include "detect/match.h"
+#include "io/frame_reader.h"
+#include "remove/inpaint_kernel.h"
+
+namespace unmark {
+namespace {
+
+constexpr int kRing = 8;              // frames kept to look back from an arrival
+constexpr double kClear = 0.25;       // template correlation below which a spot is clear of the mark
+constexpr double kHuber = 6.0;        // 8-bit levels
+constexpr double kUndoLimit = 0.6;    // the remover inpaints at or above this alpha anyway
+
+// A frame's planes, 8-bit, chroma at its own resolution (copied: the decoder reuses buffers).
+struct Planes {
+  cv::Mat y, u, v;
+  int sx = 1, sy = 1;
+};
+
+cv::Mat plane_8bit(const PlaneView& v) {
+  if (!v.wide()) return cv::Mat(v.height, v.width, CV_8U, v.data, size_t(v.stride)).clone();
+  cv::Mat wide(v.height, v.width, CV_16U, v.data, size_t(v.stride)), out;
+  wide.convertTo(out, CV_8U, 1.0 / double(1 << (v.bit_depth - 8)));
+  return out;
+}
+
+Planes copy_planes(const Frame& f) {
+  Planes p;
+  p.y = plane_8bit(f.plane(0));
+  if (f.plane_count() == 3) {
+    PlaneView u = f.plane(1);
+    p.u = plane_8bit(u);
+    p.v = plane_8bit(f.plane(2));
+    p.sx = u.shift_x;
+    p.sy = u.shift_y;
+  } else {
+    p.u = cv::Mat(p.y.size(), CV_8U, cv::Scalar(128));
+    p.v = p.u.clone();
+    p.sx = p.sy = 0;
+  }
+  return p;
+}
+
+// Y, U, V of `r` at luma resolution (chroma interpolated bilinearly), CV_8UC3.
+cv::Mat crop_yuv(const Planes& p, const cv::Rect& r) {
+  cv::Mat out(r.size(), CV_8UC3);
+  const float fx = 1.f / float(1 << p.sx), fy = 1.f / float(1 << p.sy);
+  for (int y = 0; y < r.height; ++y) {
+    const uint8_t* ys = p.y.ptr<uint8_t>(r.y + y) + r.x;
+    const float cy = std::clamp((float(r.y + y) + 0.5f) * fy - 0.5f, 0.f, float(p.u.rows - 1));
+    const int y0 = int(cy), y1 = std::min(y0 + 1, p.u.rows - 1);
+    const float wy = cy - float(y0);
+    cv::Vec3b* o = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < r.width; ++x) {
+      const float cx = std::clamp((float(r.x + x) + 0.5f) * fx - 0.5f, 0.f, float(p.u.cols - 1));
+      const int x0 = int(cx), x1 = std::min(x0 + 1, p.u.cols - 1);
+      const float wx = cx - float(x0);
+      auto sample = [&](const cv::Mat& m) {
+        float top = m.at<uint8_t>(y0, x0) * (1 - wx) + m.at<uint8_t>(y0, x1) * wx;
+        float bottom = m.at<uint8_t>(y1, x0) * (1 - wx) + m.at<uint8_t>(y1, x1) * wx;
+        return uint8_t(std::lround(top * (1 - wy) + bottom * wy));
+      };
+      o[x] = cv::Vec3b(ys[x], sample(p.u), sample(p.v));
+    }
+  }
+  return out;
+}
+
+// The clear frame's crop at the shift (within +-kAlign) that best matches the marked crop on the
+// band outside the mark (the motion between the two frames), so a pair compares the same scenery.
+constexpr int kAlign = 3;
+cv::Mat aligned_crop(const Planes& clear, const cv::Mat& marked, const cv::Rect& grown, int band_x,
+                     int band_y) {
+  const cv::Rect frame_rect(0, 0, clear.y.cols, clear.y.rows);
+  double best = 1e18;
+  cv::Point best_shift(0, 0);
+  for (int dy = -kAlign; dy <= kAlign; ++dy)
+    for (int dx = -kAlign; dx <= kAlign; ++dx) {
+      cv::Rect r = grown + cv::Point(dx, dy);
+      if ((r & frame_rect) != r) continue;
+      double sad = 0;
+      for (int y = 0; y < r.height; ++y) {
+        const uint8_t* a = clear.y.ptr<uint8_t>(r.y + y) + r.x;
+        const cv::Vec3b* m = marked.ptr<cv::Vec3b>(y);
+        const bool band_row = y < band_y || y >= r.height - band_y;
+        for (int x = 0; x < r.width; ++x)
+          if (band_row || x < band_x || x >= r.width - band_x) sad += std::min(std::abs(int(a[x]) - int(m[x][0])), 24);  // the mark may reach the band
+      }
+      sad *= 1.0 + 0.02 * (std::abs(dx) + std::abs(dy));  // a tie goes to no motion
+      if (sad < best) {
+        best = sad;
+        best_shift = {dx, dy};
+      }
+    }
+  return crop_yuv(clear, grown + best_shift);
+}
+
+struct Observation {
+  cv::Mat obs, bg;  // CV_8UC3 (Y, U, V), the grown box
+};
+
+// Robust fit of o = k * b + c (Huber weights), or with the colour fixed (o - C = k (b - C)) when
+// `colour` >= 0. Returns {k, c}.
+std::pair<double, double> fit_line(const std::vector<float>& b, const std::vector<float>& o, double colour) {
+  const size_t n = b.size();
+  std::vector<double> w(n, 1.0);
+  double k = 1, c = 0;
+  for (int iter = 0; iter < 8; ++iter) {
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = colour >= 0 ? b[i] - colour : b[i], y = colour >= 0 ? o[i] - colour : o[i];
+      sw += w[i];
+      sx += w[i] * x;
+      sy += w[i] * y;
+      sxx += w[i] * x * x;
+      sxy += w[i] * x * y;
+    }
+    if (sw <= 0) break;
+    if (colour >= 0) {
+      k = sxx > 1e-6 ? std::clamp(sxy / sxx, 0.0, 1.0) : 1.0;
+      c = (1 - k) * colour;
+    } else {
+      const double mx = sx / sw, my = sy / sw, vx = sxx / sw - mx * mx;
+      if (vx < 25.0) return {1.0, 0.0};  // the background never varied: alpha is not measurable
+      k = std::clamp((sxy / sw - mx * my) / vx, 0.0, 1.0);
+      c = my - k * mx;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const double r = std::abs(o[i] - (k * b[i] + c));
+      w[i] = r <= kHuber ? 1.0 : kHuber / r;
+    }
+  }
+  return {k, c};
+}
+
+double median(std::vector<float> v) {
+  if (v.empty()) return 0;
+  auto mid = v.begin() + long(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+cv::Mat template_of(const ScaledMark& m) {
+  std::vector<cv::Mat> yuv;
+  cv::split(m.color, yuv);
+  return m.alpha.mul(yuv[0] - 128.0f);
+}
+
+}  // namespace
+
+std::optional<Profile> refine_profile(const Profile& coarse, const std::string& input, int width,
+                                      int height, const RefineOptions& opt, RefineReport* report,
+                                      const std::atomic<bool>* cancel) {
+  auto log = log_for("detect");
+  RefineReport local;
+  RefineReport& rep = report ? *report : local;
+  const ScaledMark scaled = scale_profile(coarse, width);
+  const cv::Mat templ = template_of(scaled);
+  const int gx = std::max(4, int(std::lround(scaled.alpha.cols * opt.grow)));
+  const int gy = std::max(4, int(std::lround(scaled.alpha.rows * opt.grow)));
+  const cv::Size crop_size(scaled.alpha.cols + 2 * gx, scaled.alpha.rows + 2 * gy);
+  const cv::Rect frame_rect(0, 0, width, height);
+  auto detector = make_profile_detector(coarse, width, height);
+
+  auto clear_at = [&](const Planes& p, const cv::Rect& grown) {
+    cv::Rect box(grown.x + gx, grown.y + gy, templ.cols, templ.rows);
+    return best_match(p.y(box), templ).score < kClear;
+  };
+
+  std::vector<Observation> pairs;
+  std::deque<std::pair<std::optional<cv::Rect>, Planes>> ring;  // the last frames, newest last
+  // A departure waits for the first clear frame after the mark left; an arrival's clear frame also
+  // pairs with the next few frames of the mark. Up to kPerJump marked frames pair with each.
+  constexpr int kPerJump = 3;
+  struct Departure { cv::Rect grown; std::vector<cv::Mat> obs; int waited = 0; };
+  std::vector<Departure> departures;
+  struct Arrival { cv::Rect grown; Planes clear; int left = 0; };
+  std::optional<Arrival> arrival;
+  std::optional<cv::Rect> last;  // the previous frame's mark (grown box)
+  std::deque<cv::Mat> last_obs;  // its last few crops
+  const int band_x = std::max(2, gx / 2), band_y = std::max(2, gy / 2);
+  auto pair_with = [&](const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
+    pairs.push_back({obs, aligned_crop(clear, obs, grown, band_x, band_y)});
+  };
+  std::vector<cv::Point2d> centres;
+
+  read_frames(input, [&](Frame& f) {
+    if (f.width() != width || f.height() != height) return false;
+    ++rep.frames_read;
+    std::optional<cv::Rect> grown;
+    for (const Mark& m : detector->detect(f)) {
+      cv::Rect g(m.box.x - gx, m.box.y - gy, crop_size.width, crop_size.height);
+      if (m.box.w == templ.cols && m.box.h == templ.rows && (g & frame_rect) == g) grown = g;
+    }
+    Planes planes = copy_planes(f);
+    auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
+
+    // Departures: the first clear frame after the mark left a spot.
+    for (auto it = departures.begin(); it != departures.end();) {
+      if (!overlaps(it->grown) && clear_at(planes, it->grown)) {
+        for (const cv::Mat& o : it->obs) pair_with(o, planes, it->grown);
+        it = departures.erase(it);
+      } else if (++it->waited >= opt.pair_reach) {
+        it = departures.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}, 0});
+    if (!grown || !last || *grown != *last) last_obs.clear();
+
+    if (grown) {
+      ++rep.frames_with_mark;
+      cv::Mat obs = crop_yuv(planes, *grown);
+      centres.emplace_back((grown->x + grown->width / 2.0) / width, (grown->y + grown->height / 2.0) / height);
+      // Arrival: the nearest earlier frame where the spot was clear.
+      if (!last || (*last & *grown).area() == 0) {
+        int looked = 0;
+        for (auto it = ring.rbegin(); it != ring.rend() && looked < opt.pair_reach + kRing / 2; ++it, ++looked) {
+          const bool marked_there = it->first && (*it->first & *grown).area() > 0;
+          if (!marked_there && clear_at(it->second, *grown)) {
+            pair_with(obs, it->second, *grown);
+            arrival = Arrival{*grown, it->second, kPerJump - 1};
+            break;
+          }
+        }
+      } else if (arrival && arrival->grown == *grown && arrival->left-- > 0) {
+        pair_with(obs, arrival->clear, *grown);
+      }
+      last_obs.push_back(obs);
+      if (int(last_obs.size()) > kPerJump) last_obs.pop_front();
+    }
+    last = grown;
+    ring.emplace_back(grown, std::move(planes));
+    if (int(ring.size()) > kRing) ring.pop_front();
+    return rep.frames_read < opt.max_frames;
+  }, cancel);
+
+  rep.jump_pairs = int(pairs.size());
+  if (rep.frames_with_mark < 8) {
+    rep.summary = "the mark was found in " + std::to_string(rep.frames_with_mark) + " of " +
+                  std::to_string(rep.frames_read) + " frames: too few to measure it";
+    return std::nullopt;
+  }
+  if (rep.jump_pairs < opt.min_pairs) {
+    // Filled-in guesses alone, over the grown box, measure texture as much as the mark: a
+    // profile learned from many frames is the better estimate.
+    rep.summary = "the mark did not jump (" + std::to_string(rep.jump_pairs) +
+                  " frame pairs): nothing showed the background under it";
+    return std::nullopt;
+  }
+  const size_t n = pairs.size();
+  const int npix = crop_size.area();
+  std::vector<float> b(n), o(n);
+  auto samples = [&](int p, int ch) {
+    const int x = p % crop_size.width, y = p / crop_size.width;
+    for (size_t i = 0; i < n; ++i) {
+      b[i] = pairs[i].bg.at<cv::Vec3b>(y, x)[ch];
+      o[i] = pairs[i].obs.at<cv::Vec3b>(y, x)[ch];
+    }
+  };
+  // 1. The mark's colour: where the free fit finds it strong (alpha > 0.3), the median over
+  //    those pixels of the colour each implies (per channel: the median over the pairs).
+  std::vector<float> strong[3];
+  for (int p = 0; p < npix; ++p) {
+    samples(p, 0);
+    auto [k, c] = fit_line(b, o, -1);
+    const double a = 1 - k;
+    if (a <= 0.3) continue;
+    strong[0].push_back(float(std::clamp(c / a, 0.0, 255.0)));
+    for (int ch = 1; ch <= 2; ++ch) {
+      samples(p, ch);
+      std::vector<float> est(n);
+      for (size_t i = 0; i < n; ++i) est[i] = float((o[i] - (1 - a) * b[i]) / a);
+      strong[ch].push_back(float(std::clamp(median(est), 0.0, 255.0)));
+    }
+  }
+  if (strong[0].size() < 16) {
+    rep.summary = "no pixel of the mark could be measured (the background never varied under it)";
+    return std::nullopt;
+  }
+  cv::Vec3f colour(float(median(strong[0])), float(median(strong[1])), float(median(strong[2])));
+  // 2. Alpha per pixel with that colour fixed: one unknown, which a handful of pairs pins down.
+  //    Then the luma colour again from that alpha (a robust mean over the strong pixels), and
+  //    alpha once more.
+  cv::Mat alpha(crop_size, CV_32F, cv::Scalar(0));
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> implied;
+    for (int p = 0; p < npix; ++p) {
+      samples(p, 0);
+      const double a = 1 - fit_line(b, o, colour[0]).first;
+      alpha.at<float>(p / crop_size.width, p % crop_size.width) = float(a);
+      if (a > 0.3)
+        for (size_t i = 0; i < n; ++i) implied.push_back(float((o[i] - (1 - a) * b[i]) / a));
+    }
+    if (round == 0 && implied.size() >= 16) colour[0] = float(std::clamp(median(implied), 0.0, 255.0));
+  }
+  // Per-pixel noise (a handful of pairs each) would come back amplified by 1 / (1 - alpha) as
+  // speckle; a mark's alpha is smooth but for its edges, which a median keeps.
+  cv::medianBlur(alpha, alpha, 3);
+  cv::Mat color(crop_size, CV_32FC3, colour);
+  alpha.setTo(0, alpha < 0.02f);
+
+  // 3. Where undoing beats painting: on the pairs themselves, where the truth is seen, each
+  //    translucent pixel is undone with the measured alpha and also inpainted from around the
+  //    mark; the one closer to the clear frame wins there. Compression noise, ringing at the
+  //    mark's edges and a misfit alpha all come back amplified by 1 / (1 - alpha) when undone;
+  //    this is how much, on this video.
+  std::vector<double> err_undo(size_t(npix), 0.0), err_paint(size_t(npix), 0.0);
+  cv::Mat footprint = alpha > 0.004f;
+  cv::dilate(footprint, footprint, cv::Mat());
+  for (const Observation& pair : pairs) {
+    cv::Mat oy, by;
+    cv::extractChannel(pair.obs, oy, 0);
+    cv::extractChannel(pair.bg, by, 0);
+    cv::Mat painted = oy.clone();
+    inpaint_mask(painted.data, ptrdiff_t(painted.step), painted.cols, painted.rows,
+                 Box{0, 0, painted.cols, painted.rows}, footprint.data, ptrdiff_t(footprint.step));
+    for (int p = 0; p < npix; ++p) {
+      const int x = p % crop_size.width, y = p / crop_size.width;
+      const double a = alpha.at<float>(y, x);
+      if (a <= 0.004 || a >= kUndoLimit) continue;
+      const double truth = by.at<uint8_t>(y, x);
+      const double undone = std::clamp((oy.at<uint8_t>(y, x) - a * colour[0]) / (1 - a), 0.0, 255.0);
+      err_undo[size_t(p)] += (undone - truth) * (undone - truth);
+      const double paint = painted.at<uint8_t>(y, x) - truth;
+      err_paint[size_t(p)] += paint * paint;
+    }
+  }
+  cv::Mat undo(crop_size, CV_8U, cv::Scalar(0));
+  double sum_undo = 0, sum_paint = 0;
+  int translucent = 0;
+  for (int p = 0; p < npix; ++p) {
+    if (err_undo[size_t(p)] == 0 && err_paint[size_t(p)] == 0) continue;
+    ++translucent;
+    sum_undo += err_undo[size_t(p)];
+    sum_paint += err_paint[size_t(p)];
+    if (err_undo[size_t(p)] < err_paint[size_t(p)]) undo.at<uint8_t>(p / crop_size.width, p % crop_size.width) = 255;
+  }
+  cv::medianBlur(undo, undo, 5);  // no salt and pepper of the two methods
+  // Over the whole mark painting did better: paint all of it (stray undone pixels show as specks).
+  if (sum_undo >= sum_paint) undo.setTo(0);
+  const double undo_share = translucent ? double(cv::countNonZero(undo)) / translucent : 0.0;
+
+  cv::Rect tight = cv::boundingRect(alpha > 0.06f);
+  const double mean_alpha = tight.area() ? cv::mean(alpha(tight))[0] : 0.0;
+  if (tight.width < 4 || tight.height < 3 || mean_alpha < 0.05) {
+    rep.summary = "the measured mark is empty";
+    return std::nullopt;
+  }
+  tight = cv::Rect(tight.x - 2, tight.y - 2, tight.width + 4, tight.height + 4) & cv::Rect({0, 0}, crop_size);
+
+  Profile out;
+  out.name = coarse.name;
+  out.reference_width = width;
+  out.reference_height = height;
+  out.measured = true;
+  out.alpha = alpha(tight).clone();
+  out.color = color(tight).clone();
+  out.undo = undo(tight).clone();
+  out.learned_from = coarse.learned_from.empty() ? "refined on " + input
+                                                 : coarse.learned_from + "; refined on " + input;
+  const cv::Point2d shift((tight.x + tight.width / 2.0 - crop_size.width / 2.0) / width,
+                          (tight.y + tight.height / 2.0 - crop_size.height / 2.0) / height);
+  for (const cv::Point2d& c : centres) {
+    const cv::Point2d at = c + shift;
+    bool near = false;
+    for (const auto& p : out.places) near = near || std::hypot(p.x - at.x, p.y - at.y) < 0.04;
+    if (!near) out.places.push_back(at);
+  }
+  char line[320];
+  std::snprintf(line, sizeof line, "%dx%d at %dx%d from %d frames with the mark (%d jump pairs), colour Y %.0f U %.0f V %.0f; "
+                "undone at %.0f%% of its translucent pixels (on the pairs: undo rms %.1f, inpaint rms %.1f)",
+                out.width(), out.height(), width, height, rep.frames_with_mark, rep.jump_pairs,
+                double(colour[0]), double(colour[1]), double(colour[2]), undo_share * 100,
+                std::sqrt(sum_undo / std::max(1.0, double(translucent) * double(n))),
+                std::sqrt(sum_paint / std::max(1.0, double(translucent) * double(n))));
+  rep.summary = line;
+  log->info("refined profile {}: {}", coarse.name, rep.summary);
+  return out;
+}
+
+}  // namespace unmark

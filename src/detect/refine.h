@@ -1,0 +1,45 @@
+// Refining a profile for one video: the mark's alpha and colour measured again on the video's own
+// frames, at its own size, so that reverse alpha blending can undo it exactly.
+//
+// A profile found by discovery is learned at a reduced size from frames whose backgrounds are only
+// guessed; a built-in profile was learned on other videos and is resampled to this one. Either is
+// good enough to find the mark, not to undo it: an alpha off by 0.02 under a mark of alpha 0.6
+// leaves a ghost of 5 levels. Refining measures it where the truth is visible: when the mark
+// jumps to a new place (or leaves one), a frame or two beside it shows that very spot without it,
+// which is the background under the mark up to a little motion. A mark that never moves has no
+// such pairs and keeps its profile (backgrounds guessed by filling in from around the mark are
+// right on smooth backgrounds only: over a grown box they measure texture as much as the mark).
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "detect/profile.h"
+
+namespace unmark {
+
+struct RefineOptions {
+  int max_frames = 450;       // frames read from the start of the video
+  double grow = 0.0;          // the detected box is grown by this share of its size on each side
+                              // (at least 4 px; a discovered profile may hold only part of the mark)
+  int pair_reach = 3;         // frames before an arrival (after a departure) searched for the spot
+  int min_pairs = 3;          // fewer frame pairs than this: not measured (nullopt)
+};
+
+struct RefineReport {
+  int frames_read = 0;
+  int frames_with_mark = 0;
+  int jump_pairs = 0;        // arrivals and departures that showed the spot without the mark
+  std::string summary;       // one line for the log
+};
+
+// The profile measured again on `input` (frame size width x height): reference size = the
+// frame's, alpha and colour on the frame's pixel grid. nullopt when the mark is not found in
+// enough frames to measure it (the caller keeps the coarse profile).
+std::optional<Profile> refine_profile(const Profile& coarse, const std::string& input, int width,
+                                      int height, const RefineOptions& options = {},
+                                      RefineReport* report = nullptr,
+                                      const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace unmark
