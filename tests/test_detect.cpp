@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -436,6 +437,26 @@ TEST(Learn, MergesVideosOfDifferentSizes) {
 
 namespace {
 bool inside_box(int x, int y, const void* ctx) { return static_cast<const Box*>(ctx)->contains(x, y); }
+
+// The translucent part of the synthetic mark at (x, y): the bars right of its disc.
+Box translucent_part(int x, int y) { return {x + 28, y + 5, 36, 14}; }
+
+// Mean PSNR of `video` against `truth` over the frames that carry the mark, inside the box
+// `part(x, y)` gives for the mark at (x, y).
+double mean_psnr_where_marked(const MediaSpec& spec, const std::vector<DecodedFrame>& video,
+                              const std::vector<DecodedFrame>& truth,
+                              const std::function<Box(int, int)>& part) {
+  double sum = 0;
+  int n = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    auto [x, y] = overlay_place_at(spec, int(i));
+    if (x < 0) continue;
+    const Box box = part(x, y);
+    sum += psnr(video[i], truth[i], inside_box, &box);
+    ++n;
+  }
+  return n ? sum / n : 0.0;
+}
 }  // namespace
 
 TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
@@ -462,22 +483,13 @@ TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
   auto truth = decode_video(dir + "/clean.mp4"), input = decode_video(dir + "/marked.mp4");
   auto deblended = run("deblend"), inpainted = run("inpaint");
   ASSERT_EQ(deblended.size(), truth.size());
-  // The translucent part only (the bars right of the disc), and the whole mark.
-  double word_in = 0, word_deblend = 0, word_inpaint = 0, mark_deblend = 0, mark_inpaint = 0;
-  int n = 0;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    auto [x, y] = overlay_place_at(marked, int(i));
-    if (x < 0) continue;
-    Box word{x + 28, y + 5, 36, 14};
-    Box mark{x, y, marked.overlay_w, marked.overlay_h};
-    word_in += psnr(input[i], truth[i], inside_box, &word);
-    word_deblend += psnr(deblended[i], truth[i], inside_box, &word);
-    word_inpaint += psnr(inpainted[i], truth[i], inside_box, &word);
-    mark_deblend += psnr(deblended[i], truth[i], inside_box, &mark);
-    mark_inpaint += psnr(inpainted[i], truth[i], inside_box, &mark);
-    ++n;
-  }
-  word_in /= n, word_deblend /= n, word_inpaint /= n, mark_deblend /= n, mark_inpaint /= n;
+  // The translucent part only, and the whole mark.
+  auto whole = [&](int x, int y) { return Box{x, y, marked.overlay_w, marked.overlay_h}; };
+  const double word_in = mean_psnr_where_marked(marked, input, truth, translucent_part);
+  const double word_deblend = mean_psnr_where_marked(marked, deblended, truth, translucent_part);
+  const double word_inpaint = mean_psnr_where_marked(marked, inpainted, truth, translucent_part);
+  const double mark_deblend = mean_psnr_where_marked(marked, deblended, truth, whole);
+  const double mark_inpaint = mean_psnr_where_marked(marked, inpainted, truth, whole);
   std::printf("PSNR vs clean, translucent part: input %.1f dB, inpaint %.1f dB, deblend %.1f dB; "
               "whole mark: inpaint %.1f dB, deblend %.1f dB\n",
               word_in, word_inpaint, word_deblend, mark_inpaint, mark_deblend);
@@ -516,7 +528,7 @@ TEST(Refine, MeasuresAJumpingMarkOnItsOwnFrames) {
   auto refined = refine_profile(coarse, synthetic_clip(), spec.width, spec.height, {}, &report);
   ASSERT_TRUE(refined) << report.summary;
   std::printf("%s\n", report.summary.c_str());
-  EXPECT_TRUE(refined->measured);
+  EXPECT_TRUE(refined->measured());
   EXPECT_EQ(refined->reference_width, spec.width);
   EXPECT_GE(report.jump_pairs, 3);  // the mark arrives at and leaves its places in view
   EXPECT_EQ(refined->undo.size(), refined->alpha.size());
@@ -574,18 +586,9 @@ TEST(Refine, AutoUndoesAMeasuredMarkAndPaintsAnUnmeasuredOne) {
   auto truth = decode_video(dir + "/clean.mp4");
   auto measured = run("auto", true), painted = run("inpaint", false), unmeasured = run("auto", false);
   ASSERT_EQ(measured.size(), truth.size());
-  double p_measured = 0, p_painted = 0, p_unmeasured = 0;
-  int n = 0;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    auto [x, y] = overlay_place_at(marked, int(i));
-    if (x < 0) continue;
-    Box word{x + 28, y + 5, 36, 14};  // the translucent bars right of the disc
-    p_measured += psnr(measured[i], truth[i], inside_box, &word);
-    p_painted += psnr(painted[i], truth[i], inside_box, &word);
-    p_unmeasured += psnr(unmeasured[i], truth[i], inside_box, &word);
-    ++n;
-  }
-  p_measured /= n, p_painted /= n, p_unmeasured /= n;
+  const double p_measured = mean_psnr_where_marked(marked, measured, truth, translucent_part);
+  const double p_painted = mean_psnr_where_marked(marked, painted, truth, translucent_part);
+  const double p_unmeasured = mean_psnr_where_marked(marked, unmeasured, truth, translucent_part);
   std::printf("translucent part, PSNR vs clean: auto measured %.1f dB, inpaint %.1f dB, auto unmeasured %.1f dB\n",
               p_measured, p_painted, p_unmeasured);
   // The input scores ~17 dB here. This background is smooth, which painting handles well (the

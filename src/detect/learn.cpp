@@ -31,6 +31,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "detect/match.h"
+#include "detect/plane_copy.h"
 #include "io/frame_reader.h"
 #include "remove/inpaint_kernel.h"
 
@@ -51,14 +52,6 @@ struct Window {
   double strength = 0;                  // sum of persistent edge inside it
 };
 
-cv::Mat plane_mat(const Frame& f, int p) {
-  PlaneView v = f.plane(p);
-  if (!v.wide()) return cv::Mat(v.height, v.width, CV_8U, v.data, size_t(v.stride)).clone();
-  cv::Mat wide(v.height, v.width, CV_16U, v.data, size_t(v.stride)), out;
-  wide.convertTo(out, CV_8U, 1.0 / double(1 << (v.bit_depth - 8)));
-  return out;
-}
-
 std::vector<LearnFrame> read_video(const std::string& path, const LearnOptions& opt, int work_width,
                                    const std::atomic<bool>* cancel) {
   // Every frame until the cap; then every other one kept and half as many taken from there on,
@@ -71,10 +64,10 @@ std::vector<LearnFrame> read_video(const std::string& path, const LearnOptions& 
     LearnFrame lf;
     double s = double(work_width) / f.width();
     cv::Size size(work_width, int(std::lround(f.height() * s)));
-    cv::resize(plane_mat(f, 0), lf.y, size, 0, 0, cv::INTER_AREA);
+    cv::resize(plane_copy_8bit(f.plane(0)), lf.y, size, 0, 0, cv::INTER_AREA);
     if (f.plane_count() == 3) {
-      cv::resize(plane_mat(f, 1), lf.u, size, 0, 0, cv::INTER_LINEAR);
-      cv::resize(plane_mat(f, 2), lf.v, size, 0, 0, cv::INTER_LINEAR);
+      cv::resize(plane_copy_8bit(f.plane(1)), lf.u, size, 0, 0, cv::INTER_LINEAR);
+      cv::resize(plane_copy_8bit(f.plane(2)), lf.v, size, 0, 0, cv::INTER_LINEAR);
     } else {
       lf.u = cv::Mat(size, CV_8U, cv::Scalar(128));
       lf.v = lf.u.clone();

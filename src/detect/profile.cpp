@@ -68,14 +68,19 @@ std::string read_file(const std::string& path) {
 ScaledMark scale_profile(const Profile& profile, int frame_width) {
   ScaledMark m;
   m.scale = double(frame_width) / profile.reference_width;
-  m.measured = profile.measured && frame_width == profile.reference_width;
-  if (m.measured) m.undo = profile.undo;
+  if (frame_width == profile.reference_width) m.undo = profile.undo;
   int w = std::max(4, int(std::lround(profile.width() * m.scale)));
   int h = std::max(2, int(std::lround(profile.height() * m.scale)));
   int interp = m.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
   cv::resize(profile.alpha, m.alpha, {w, h}, 0, 0, interp);
   cv::resize(profile.color, m.color, {w, h}, 0, 0, interp);
   return m;
+}
+
+cv::Mat mark_template(const ScaledMark& mark) {
+  std::vector<cv::Mat> yuv;
+  cv::split(mark.color, yuv);
+  return mark.alpha.mul(yuv[0] - 128.0f);
 }
 
 std::vector<std::string> builtin_profiles() {

@@ -21,12 +21,11 @@ struct Profile {
   // Where the mark's centre was seen, as fractions of the frame's width and height.
   std::vector<cv::Point2d> places;
   std::string learned_from;  // how it was made (the command), for the record
-  // Measured on the video being processed, on its own pixel grid (detect/refine.h): exact enough
-  // to undo the blend. Not saved: it holds for that video only.
-  bool measured = false;
-  // With `measured`: CV_8U, the alpha's size; 255 where undoing the blend was measured to beat
-  // inpainting (refine.h), 0 where the remover should inpaint instead. Not saved either.
+  // Set when the profile was measured on the video being processed, on its own pixel grid
+  // (detect/refine.h): CV_8U, the alpha's size; 255 where undoing the blend was measured to beat
+  // inpainting, 0 where the remover should inpaint instead. Not saved: it holds for that video.
   cv::Mat undo;
+  bool measured() const { return !undo.empty(); }
 
   int width() const { return alpha.cols; }
   int height() const { return alpha.rows; }
@@ -39,10 +38,13 @@ struct ScaledMark {
   cv::Mat alpha;  // CV_32F
   cv::Mat color;  // CV_32FC3 (Y, U, V)
   double scale = 1;  // frame pixels per reference pixel
-  bool measured = false;  // the profile's (and the scale is 1)
-  cv::Mat undo;           // the profile's, when measured (else empty: undo wherever translucent)
+  cv::Mat undo;  // the profile's, when measured and the scale is 1 (else empty)
+  bool measured() const { return !undo.empty(); }
 };
 ScaledMark scale_profile(const Profile& profile, int frame_width);
+// The mark's expected luma change, alpha * (colour - mid-grey): what matching looks for, since it
+// does not depend on the background (the same template for detection and measuring).
+cv::Mat mark_template(const ScaledMark& mark);
 
 // Loads a built-in profile by name ("sora2") or a profile file by path (NAME.json).
 // Throws Error{usage} for an unknown name, Error{input} for a file that is not a profile.

@@ -36,13 +36,6 @@ cv::Mat luma(const Frame& frame, cv::Rect roi) {
   return narrow;
 }
 
-cv::Mat make_template(const cv::Mat& alpha, const cv::Mat& color) {
-  std::vector<cv::Mat> yuv;
-  cv::split(color, yuv);
-  cv::Mat t = alpha.mul(yuv[0] - 128.0f);
-  return t;
-}
-
 class ProfileDetector final : public Detector {
  public:
   ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
@@ -50,7 +43,7 @@ class ProfileDetector final : public Detector {
     auto scaled = std::make_shared<ScaledMark>(scale_profile(profile, width));
     const ScaledMark& mark = *scaled;
     appearance_ = scaled;
-    full_template_ = make_template(mark.alpha, mark.color);
+    full_template_ = mark_template(mark);
     // The opaque core, the largest connected blob of alpha >= 0.75 (the Sora cloud, not its word):
     // what is still there when a mark half fades.
     cv::Mat labels, stats, centroids;

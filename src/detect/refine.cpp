@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "detect/detector.h"
 #include "detect/match.h"
+#include "detect/plane_copy.h"
 #include "io/frame_reader.h"
 #include "remove/inpaint_kernel.h"
 
@@ -40,20 +41,13 @@ struct Planes {
   int sx = 1, sy = 1;
 };
 
-cv::Mat plane_8bit(const PlaneView& v) {
-  if (!v.wide()) return cv::Mat(v.height, v.width, CV_8U, v.data, size_t(v.stride)).clone();
-  cv::Mat wide(v.height, v.width, CV_16U, v.data, size_t(v.stride)), out;
-  wide.convertTo(out, CV_8U, 1.0 / double(1 << (v.bit_depth - 8)));
-  return out;
-}
-
 Planes copy_planes(const Frame& f) {
   Planes p;
-  p.y = plane_8bit(f.plane(0));
+  p.y = plane_copy_8bit(f.plane(0));
   if (f.plane_count() == 3) {
     PlaneView u = f.plane(1);
-    p.u = plane_8bit(u);
-    p.v = plane_8bit(f.plane(2));
+    p.u = plane_copy_8bit(u);
+    p.v = plane_copy_8bit(f.plane(2));
     p.sx = u.shift_x;
     p.sy = u.shift_y;
   } else {
@@ -163,12 +157,6 @@ double median(std::vector<float> v) {
   return *mid;
 }
 
-cv::Mat template_of(const ScaledMark& m) {
-  std::vector<cv::Mat> yuv;
-  cv::split(m.color, yuv);
-  return m.alpha.mul(yuv[0] - 128.0f);
-}
-
 }  // namespace
 
 std::optional<Profile> refine_profile(const Profile& coarse, const std::string& input, int width,
@@ -178,7 +166,7 @@ std::optional<Profile> refine_profile(const Profile& coarse, const std::string& 
   RefineReport local;
   RefineReport& rep = report ? *report : local;
   const ScaledMark scaled = scale_profile(coarse, width);
-  const cv::Mat templ = template_of(scaled);
+  const cv::Mat templ = mark_template(scaled);
   const int gx = std::max(4, int(std::lround(scaled.alpha.cols * opt.grow)));
   const int gy = std::max(4, int(std::lround(scaled.alpha.rows * opt.grow)));
   const cv::Size crop_size(scaled.alpha.cols + 2 * gx, scaled.alpha.rows + 2 * gy);
@@ -377,7 +365,6 @@ std::optional<Profile> refine_profile(const Profile& coarse, const std::string& 
   out.name = coarse.name;
   out.reference_width = width;
   out.reference_height = height;
-  out.measured = true;
   out.alpha = alpha(tight).clone();
   out.color = color(tight).clone();
   out.undo = undo(tight).clone();

@@ -52,6 +52,14 @@ std::optional<Profile> discover(const std::string& input) {
   }
 }
 
+// Whether to measure the profile on the video: `by_default` is what "auto" means for it.
+bool refine_on(const DetectionSettings& s, bool by_default) {
+  if (s.refine == "on") return true;
+  if (s.refine == "off") return false;
+  if (s.refine == "auto") return by_default;
+  throw Error("cli", ErrorKind::usage, "--refine '" + s.refine + "' is not known (choose auto, on or off)");
+}
+
 // The profile measured again on this video (refine.h), or as it is when that is off or fails.
 DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
                              const std::string& input, bool refine, bool discovered = false) {
@@ -72,7 +80,6 @@ DetectionChoice from_profile(const Profile& coarse, int width, int height, const
   }
   DetectionChoice c;
   c.profile = profile;
-  c.measured = !how.empty();
   c.detector = make_profile_detector(profile, width, height);
   c.automatic = true;
   c.description = "profile " + profile.name + " (" + std::to_string(profile.width()) + "x" +
@@ -90,13 +97,6 @@ DetectionChoice nothing(const std::string& why) {
 }
 
 }  // namespace
-
-bool refine_on(const DetectionSettings& s, bool by_default) {
-  if (s.refine == "on") return true;
-  if (s.refine == "off") return false;
-  if (s.refine == "auto") return by_default;
-  throw Error("cli", ErrorKind::usage, "--refine '" + s.refine + "' is not known (choose auto, on or off)");
-}
 
 bool needs_input_sample(const DetectionSettings& s) {
   return s.regions.empty() && (s.mode == "auto" || s.mode == "static");

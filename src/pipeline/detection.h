@@ -26,8 +26,7 @@ struct DetectionChoice {
   std::unique_ptr<Detector> detector;
   bool automatic = false;  // found by appearance (boxes get a safety margin), not named by the user
   std::string description;
-  std::optional<Profile> profile;  // the profile used, when one is
-  bool measured = false;           // ... and it was measured on this video (refine.h)
+  std::optional<Profile> profile;  // the profile used, when one is (measured() when refined)
 };
 
 // Throws Error{usage} for a bad mode or an unknown profile. `input` is read (its start) for auto

@@ -99,7 +99,7 @@ class DeblendRemover final : public Remover {
         const bool fits = mark.appearance && mark.box.inside(sf.frame.width(), sf.frame.height()) &&
                           mark.appearance->alpha.cols == mark.box.w &&
                           mark.appearance->alpha.rows == mark.box.h &&
-                          (mark.appearance->measured || !measured_only_);
+                          (mark.appearance->measured() || !measured_only_);
         if (!fits) {
           inpaint_mark(sf.frame, mark, options_);  // no profile (or cut by the frame edge, or unmeasured)
           continue;
