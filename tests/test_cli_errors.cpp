@@ -300,3 +300,27 @@ TEST_F(CliErrors, InjectedNvdecAndNvencFaultsFallBackOrFailWhenAskedFor) {
   expect_one_error_line(r, r.exit_code, "decode: NVDEC failed (injected by UNMARK_FAULT=nvdec)");
   expect_clean(dir, out);
 }
+
+// --require-gpu: where the GPU path would give a level up, the run fails instead, naming the stage
+// and why, and writes nothing. UNMARK_FAULT=cuda makes any machine one without a usable GPU; on a
+// GPU machine the same flags also stop at a missing NVDEC or NVENC (see the closing notes).
+TEST_F(CliErrors, RequireGpuTurnsAFallbackIntoAnError) {
+  std::string in = good_input();
+  setenv("UNMARK_FAULT", "cuda,nvdec,nvenc", 1);
+  struct Unset {
+    ~Unset() { unsetenv("UNMARK_FAULT"); }
+  } unset_at_exit;
+  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --require-gpu");
+  EXPECT_NE(r.exit_code, 0);
+  expect_one_error_line(r, r.exit_code, "gpu: no usable GPU (CUDA failed (injected by UNMARK_FAULT=cuda)), and --require-gpu forbids");
+  expect_clean(dir, out);
+  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --require-gpu --decoder cpu");
+  EXPECT_NE(r.exit_code, 0);
+  expect_one_error_line(r, r.exit_code, "--require-gpu and --decoder cpu contradict each other");
+  expect_clean(dir, out);
+  // The same job without the flag falls back and says so.
+  r = run_cli(dir, "-q remove " + in + " -o " + out + " --region 1,1,10,10 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["path"], "cpu");
+  EXPECT_TRUE(fs::exists(out));
+}

@@ -599,6 +599,58 @@ TEST(Refine, AutoUndoesAMeasuredMarkAndPaintsAnUnmeasuredOne) {
   EXPECT_NEAR(p_unmeasured, p_painted, 1.5);  // an unmeasured profile is painted, not undone
 }
 
+TEST(Refine, ThePipelineMeasuresOnTheFramesItDecodes) {
+  // `remove` measures the profile on the frames it decodes anyway (one read of the video): the
+  // result must be what measuring it first (refine_profile, a read of its own) and removing with
+  // that profile gives. With too little memory to hold the frames, it measures on fewer frames,
+  // here too few, and says so.
+  std::string dir = temp_dir("refine_pipeline");
+  MediaSpec marked = synthetic_spec();
+  marked.frames = 90;
+  write_media(dir + "/marked.mp4", marked);
+  Profile coarse = true_profile(marked);
+  coarse.alpha = cv::min(coarse.alpha * 1.25, 1.0);
+  save_profile(coarse, dir + "/coarse.json");
+  RefineReport report;
+  auto measured_first = refine_profile(coarse, dir + "/marked.mp4", marked.width, marked.height, {}, &report);
+  ASSERT_TRUE(measured_first) << report.summary;
+  save_profile(*measured_first, dir + "/measured.json");
+  const Profile reloaded = load_profile(dir + "/measured.json");  // keeps its undo map
+  ASSERT_TRUE(reloaded.measured());
+  EXPECT_EQ(cv::countNonZero(reloaded.undo != measured_first->undo), 0);
+
+  auto run = [&](const std::string& profile, const std::string& refine, size_t memory, const std::string& out) {
+    RemoveJob job;
+    job.input = dir + "/marked.mp4";
+    job.output = dir + "/" + out;
+    job.detection.mode = "profile:" + dir + "/" + profile;
+    job.detection.refine = refine;
+    job.encoder.crf = 10;
+    job.measure_memory = memory;
+    return run_remove(job);
+  };
+  RunReport in_pipeline = run("coarse.json", "on", 0, "in_pipeline.mp4");
+  RunReport beforehand = run("measured.json", "off", 0, "beforehand.mp4");
+  EXPECT_NE(in_pipeline.detector.find("measured on this video"), std::string::npos) << in_pipeline.detector;
+  EXPECT_GT(in_pipeline.stages.measure, 0.0);
+  EXPECT_EQ(beforehand.stages.measure, 0.0);
+  EXPECT_EQ(in_pipeline.frames, marked.frames);
+  EXPECT_EQ(in_pipeline.frames_with_marks, beforehand.frames_with_marks);
+  auto a = decode_video(dir + "/in_pipeline.mp4"), b = decode_video(dir + "/beforehand.mp4");
+  ASSERT_EQ(a.size(), b.size());
+  // The same profile undoes the same pixels; libx264's threads alone may differ by a level.
+  const double same = mean_psnr_where_marked(marked, a, b, [](int x, int y) { return Box{x, y, 64, 24}; });
+  std::printf("measured in the pipeline vs beforehand, where marked: %.1f dB\n", same);
+  EXPECT_GE(same, 50.0);
+
+  // Memory for 5 frames only: measured on those, too few to measure; the coarse profile is used.
+  const size_t frame_bytes = size_t(marked.width) * marked.height * 3 / 2;
+  RunReport starved = run("coarse.json", "on", 5 * frame_bytes, "starved.mp4");
+  EXPECT_EQ(starved.detector.find("measured"), std::string::npos) << starved.detector;
+  EXPECT_EQ(starved.frames, marked.frames);
+  EXPECT_EQ(starved.frames_with_marks, in_pipeline.frames_with_marks);
+}
+
 TEST(Inpaint, WithAProfileOnlyTheMarksFootprintIsPainted) {
   std::string dir = temp_dir("footprint");
   MediaSpec marked = synthetic_spec();

@@ -22,11 +22,11 @@ void print_stats(const RunReport& r) {
   std::fprintf(stderr,
                "frames %lld (%lld with marks), %.2f s, %.1f fps, %dx%d, decoder %s, encoder %s, "
                "remover %s\n"
-               "stage seconds: prepare %.2f  decode %.2f  detect %.2f  track %.2f  remove %.2f  encode %.2f  "
+               "stage seconds: prepare %.2f  measure %.2f  decode %.2f  detect %.2f  track %.2f  remove %.2f  encode %.2f  "
                "mux %.2f\n"
                "waiting:       decode %.2f  process %.2f  encode %.2f\n",
                (long long)r.frames, (long long)r.frames_with_marks, r.seconds, r.fps, r.width,
-               r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.prepare, s.decode,
+               r.height, r.decoder.c_str(), r.encoder.c_str(), r.remover.c_str(), s.prepare, s.measure, s.decode,
                s.detect, s.track, s.remove, s.encode, s.mux, s.decode_wait, s.process_wait, s.encode_wait);
 }
 
@@ -104,6 +104,10 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "nvdec", "cpu"}))
       ->envname("UNMARK_DECODER");
+  sub->add_flag("--require-gpu", job.require_gpu,
+                "Fail instead of falling back to the CPU (no GPU, NVDEC or NVENC missing); with "
+                "--encoder x264 only decoding must be on the GPU")
+      ->envname("UNMARK_REQUIRE_GPU");
   sub->add_option("--decode-threads", job.decode_threads, "Decoder threads (0: half the cores, at least 2)")
       ->default_val(0)
       ->check(CLI::Range(0, 64))

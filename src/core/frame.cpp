@@ -26,6 +26,13 @@ bool is_supported_planar_format(int av_pix_fmt) {
   return true;
 }
 
+size_t Frame::bytes() const {
+  size_t total = 0;
+  for (const AVBufferRef* b : av->buf)
+    if (b) total += b->size;
+  return total;
+}
+
 int Frame::plane_count() const {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(av->format));
   return d->nb_components >= 3 ? 3 : 1;  // alpha (4th) plane is left alone

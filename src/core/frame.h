@@ -34,6 +34,8 @@ struct Frame {
   // Number of planes of the frame's planar YUV format (3, or 1 for gray).
   int plane_count() const;
   PlaneView plane(int i) const;
+  // Bytes of pixel data the frame holds (its buffers), for memory budgets.
+  size_t bytes() const;
   // Makes the pixel data private to this frame (copies it only if the decoder still shares it),
   // so a remover may write into it. Throws Error on allocation failure.
   void make_writable();

@@ -52,6 +52,27 @@ Profile parse(const nlohmann::json& j, const cv::Mat& png, const std::string& wh
     }
   if (p.reference_width <= 0 || p.alpha.cols > p.reference_width)
     throw Error("detect", ErrorKind::input, "profile '" + where + "' has a bad reference size");
+  if (j.contains("color_yuv")) {
+    // One colour for the whole mark (a measured profile), exact: the image's RGB clips colours
+    // just outside its gamut (a white measured at Y 234 V 132).
+    const nlohmann::json& c = j["color_yuv"];
+    if (!c.is_array() || c.size() != 3 || !c[0].is_number() || !c[1].is_number() || !c[2].is_number())
+      throw Error("detect", ErrorKind::input, "profile '" + where + "' has a bad color_yuv");
+    p.color.setTo(cv::Scalar(c[0].get<double>(), c[1].get<double>(), c[2].get<double>()));
+  }
+  if (j.contains("undo")) {
+    // A measured profile's undo map: one string per row, '1' where undoing beats painting.
+    const nlohmann::json& rows = j["undo"];
+    if (!rows.is_array() || int(rows.size()) != p.alpha.rows)
+      throw Error("detect", ErrorKind::input, "profile '" + where + "' has a bad undo map");
+    p.undo.create(p.alpha.size(), CV_8U);
+    for (int y = 0; y < p.alpha.rows; ++y) {
+      const std::string row = rows[size_t(y)].is_string() ? rows[size_t(y)].get<std::string>() : "";
+      if (int(row.size()) != p.alpha.cols)
+        throw Error("detect", ErrorKind::input, "profile '" + where + "' has a bad undo map");
+      for (int x = 0; x < p.alpha.cols; ++x) p.undo.at<uint8_t>(y, x) = row[size_t(x)] == '1' ? 255 : 0;
+    }
+  }
   return p;
 }
 
@@ -155,6 +176,21 @@ void save_profile(const Profile& p, const std::string& json_path) {
                       {"relative_width", p.relative_width()},
                       {"places", places},
                       {"learned_from", p.learned_from}};
+  if (!p.color.empty()) {
+    const cv::Vec3f first = p.color.at<cv::Vec3f>(0, 0);
+    bool uniform = true;
+    p.color.forEach<cv::Vec3f>([&](const cv::Vec3f& c, const int*) { uniform = uniform && c == first; });
+    if (uniform) j["color_yuv"] = {first[0], first[1], first[2]};
+  }
+  if (p.measured()) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int y = 0; y < p.undo.rows; ++y) {
+      std::string row(size_t(p.undo.cols), '0');
+      for (int x = 0; x < p.undo.cols; ++x) row[size_t(x)] = p.undo.at<uint8_t>(y, x) ? '1' : '0';
+      rows.push_back(row);
+    }
+    j["undo"] = rows;
+  }
   {
     std::ofstream f(json_tmp);
     f << j.dump(2) << "\n";

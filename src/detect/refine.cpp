@@ -157,95 +157,107 @@ double median(std::vector<float> v) {
   return *mid;
 }
 
+// A departure waits for the first clear frame after the mark left; an arrival's clear frame also
+// pairs with the next few frames of the mark. Up to kPerJump marked frames pair with each.
+constexpr int kPerJump = 3;
+
 }  // namespace
 
-std::optional<Profile> refine_profile(const Profile& coarse, const std::string& input, int width,
-                                      int height, const RefineOptions& opt, RefineReport* report,
-                                      const std::atomic<bool>* cancel) {
-  auto log = log_for("detect");
-  RefineReport local;
-  RefineReport& rep = report ? *report : local;
-  const ScaledMark scaled = scale_profile(coarse, width);
-  const cv::Mat templ = mark_template(scaled);
-  const int gx = std::max(4, int(std::lround(scaled.alpha.cols * opt.grow)));
-  const int gy = std::max(4, int(std::lround(scaled.alpha.rows * opt.grow)));
-  const cv::Size crop_size(scaled.alpha.cols + 2 * gx, scaled.alpha.rows + 2 * gy);
-  const cv::Rect frame_rect(0, 0, width, height);
-  auto detector = make_profile_detector(coarse, width, height);
+struct ProfileMeasurer::State {
+  State(const Profile& coarse_profile, int w, int h, const RefineOptions& options)
+      : coarse(coarse_profile), width(w), height(h), opt(options), scaled(scale_profile(coarse, width)),
+        templ(mark_template(scaled)), gx(std::max(4, int(std::lround(scaled.alpha.cols * opt.grow)))),
+        gy(std::max(4, int(std::lround(scaled.alpha.rows * opt.grow)))),
+        crop_size(scaled.alpha.cols + 2 * gx, scaled.alpha.rows + 2 * gy), frame_rect(0, 0, width, height),
+        band_x(std::max(2, gx / 2)), band_y(std::max(2, gy / 2)),
+        detector(make_profile_detector(coarse, width, height)) {}
 
-  auto clear_at = [&](const Planes& p, const cv::Rect& grown) {
+  bool clear_at(const Planes& p, const cv::Rect& grown) const {
     cv::Rect box(grown.x + gx, grown.y + gy, templ.cols, templ.rows);
     return best_match(p.y(box), templ).score < kClear;
-  };
+  }
+  void pair_with(const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
+    pairs.push_back({obs, aligned_crop(clear, obs, grown, band_x, band_y)});
+  }
+  void observe(const Frame& f);
+  std::optional<Profile> finish(const std::string& source);
+
+  const Profile coarse;
+  const int width, height;
+  const RefineOptions opt;
+  const ScaledMark scaled;
+  const cv::Mat templ;
+  const int gx, gy;  // the detected box grown by this much on each side
+  const cv::Size crop_size;
+  const cv::Rect frame_rect;
+  const int band_x, band_y;  // the band around the mark that aligns a pair
+  std::unique_ptr<Detector> detector;
+  RefineReport rep;
 
   std::vector<Observation> pairs;
   std::deque<std::pair<std::optional<cv::Rect>, Planes>> ring;  // the last frames, newest last
-  // A departure waits for the first clear frame after the mark left; an arrival's clear frame also
-  // pairs with the next few frames of the mark. Up to kPerJump marked frames pair with each.
-  constexpr int kPerJump = 3;
   struct Departure { cv::Rect grown; std::vector<cv::Mat> obs; int waited = 0; };
   std::vector<Departure> departures;
   struct Arrival { cv::Rect grown; Planes clear; int left = 0; };
   std::optional<Arrival> arrival;
   std::optional<cv::Rect> last;  // the previous frame's mark (grown box)
   std::deque<cv::Mat> last_obs;  // its last few crops
-  const int band_x = std::max(2, gx / 2), band_y = std::max(2, gy / 2);
-  auto pair_with = [&](const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
-    pairs.push_back({obs, aligned_crop(clear, obs, grown, band_x, band_y)});
-  };
   std::vector<cv::Point2d> centres;
+  bool stopped = false;  // a frame of another size came
+};
 
-  read_frames(input, [&](Frame& f) {
-    if (f.width() != width || f.height() != height) return false;
-    ++rep.frames_read;
-    std::optional<cv::Rect> grown;
-    for (const Mark& m : detector->detect(f)) {
-      cv::Rect g(m.box.x - gx, m.box.y - gy, crop_size.width, crop_size.height);
-      if (m.box.w == templ.cols && m.box.h == templ.rows && (g & frame_rect) == g) grown = g;
+void ProfileMeasurer::State::observe(const Frame& f) {
+  ++rep.frames_read;
+  std::optional<cv::Rect> grown;
+  for (const Mark& m : detector->detect(f)) {
+    cv::Rect g(m.box.x - gx, m.box.y - gy, crop_size.width, crop_size.height);
+    if (m.box.w == templ.cols && m.box.h == templ.rows && (g & frame_rect) == g) grown = g;
+  }
+  Planes planes = copy_planes(f);
+  auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
+
+  // Departures: the first clear frame after the mark left a spot.
+  for (auto it = departures.begin(); it != departures.end();) {
+    if (!overlaps(it->grown) && clear_at(planes, it->grown)) {
+      for (const cv::Mat& o : it->obs) pair_with(o, planes, it->grown);
+      it = departures.erase(it);
+    } else if (++it->waited >= opt.pair_reach) {
+      it = departures.erase(it);
+    } else {
+      ++it;
     }
-    Planes planes = copy_planes(f);
-    auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
+  }
+  if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}, 0});
+  if (!grown || !last || *grown != *last) last_obs.clear();
 
-    // Departures: the first clear frame after the mark left a spot.
-    for (auto it = departures.begin(); it != departures.end();) {
-      if (!overlaps(it->grown) && clear_at(planes, it->grown)) {
-        for (const cv::Mat& o : it->obs) pair_with(o, planes, it->grown);
-        it = departures.erase(it);
-      } else if (++it->waited >= opt.pair_reach) {
-        it = departures.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}, 0});
-    if (!grown || !last || *grown != *last) last_obs.clear();
-
-    if (grown) {
-      ++rep.frames_with_mark;
-      cv::Mat obs = crop_yuv(planes, *grown);
-      centres.emplace_back((grown->x + grown->width / 2.0) / width, (grown->y + grown->height / 2.0) / height);
-      // Arrival: the nearest earlier frame where the spot was clear.
-      if (!last || (*last & *grown).area() == 0) {
-        int looked = 0;
-        for (auto it = ring.rbegin(); it != ring.rend() && looked < opt.pair_reach + kRing / 2; ++it, ++looked) {
-          const bool marked_there = it->first && (*it->first & *grown).area() > 0;
-          if (!marked_there && clear_at(it->second, *grown)) {
-            pair_with(obs, it->second, *grown);
-            arrival = Arrival{*grown, it->second, kPerJump - 1};
-            break;
-          }
+  if (grown) {
+    ++rep.frames_with_mark;
+    cv::Mat obs = crop_yuv(planes, *grown);
+    centres.emplace_back((grown->x + grown->width / 2.0) / width, (grown->y + grown->height / 2.0) / height);
+    // Arrival: the nearest earlier frame where the spot was clear.
+    if (!last || (*last & *grown).area() == 0) {
+      int looked = 0;
+      for (auto it = ring.rbegin(); it != ring.rend() && looked < opt.pair_reach + kRing / 2; ++it, ++looked) {
+        const bool marked_there = it->first && (*it->first & *grown).area() > 0;
+        if (!marked_there && clear_at(it->second, *grown)) {
+          pair_with(obs, it->second, *grown);
+          arrival = Arrival{*grown, it->second, kPerJump - 1};
+          break;
         }
-      } else if (arrival && arrival->grown == *grown && arrival->left-- > 0) {
-        pair_with(obs, arrival->clear, *grown);
       }
-      last_obs.push_back(obs);
-      if (int(last_obs.size()) > kPerJump) last_obs.pop_front();
+    } else if (arrival && arrival->grown == *grown && arrival->left-- > 0) {
+      pair_with(obs, arrival->clear, *grown);
     }
-    last = grown;
-    ring.emplace_back(grown, std::move(planes));
-    if (int(ring.size()) > kRing) ring.pop_front();
-    return rep.frames_read < opt.max_frames;
-  }, cancel);
+    last_obs.push_back(obs);
+    if (int(last_obs.size()) > kPerJump) last_obs.pop_front();
+  }
+  last = grown;
+  ring.emplace_back(grown, std::move(planes));
+  if (int(ring.size()) > kRing) ring.pop_front();
+}
+
+std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source) {
+  auto log = log_for("detect");
 
   rep.jump_pairs = int(pairs.size());
   if (rep.frames_with_mark < 8) {
@@ -368,8 +380,8 @@ std::optional<Profile> refine_profile(const Profile& coarse, const std::string& 
   out.alpha = alpha(tight).clone();
   out.color = color(tight).clone();
   out.undo = undo(tight).clone();
-  out.learned_from = coarse.learned_from.empty() ? "refined on " + input
-                                                 : coarse.learned_from + "; refined on " + input;
+  out.learned_from = coarse.learned_from.empty() ? "refined on " + source
+                                                 : coarse.learned_from + "; refined on " + source;
   const cv::Point2d shift((tight.x + tight.width / 2.0 - crop_size.width / 2.0) / width,
                           (tight.y + tight.height / 2.0 - crop_size.height / 2.0) / height);
   for (const cv::Point2d& c : centres) {
@@ -388,6 +400,47 @@ std::optional<Profile> refine_profile(const Profile& coarse, const std::string& 
   rep.summary = line;
   log->info("refined profile {}: {}", coarse.name, rep.summary);
   return out;
+}
+
+ProfileMeasurer::ProfileMeasurer(const Profile& coarse, int width, int height, const RefineOptions& options)
+    : s_(std::make_unique<State>(coarse, width, height, options)) {}
+
+ProfileMeasurer::~ProfileMeasurer() = default;
+
+bool ProfileMeasurer::observe(const Frame& frame) {
+  if (done()) return false;
+  if (frame.width() != s_->width || frame.height() != s_->height) {
+    s_->stopped = true;  // a size change: what follows cannot pair with what came before
+    return false;
+  }
+  s_->observe(frame);
+  return !done();
+}
+
+bool ProfileMeasurer::done() const { return s_->stopped || s_->rep.frames_read >= s_->opt.max_frames; }
+
+int ProfileMeasurer::frames_seen() const { return s_->rep.frames_read; }
+
+const Profile& ProfileMeasurer::coarse() const { return s_->coarse; }
+
+int ProfileMeasurer::width() const { return s_->width; }
+
+int ProfileMeasurer::height() const { return s_->height; }
+
+const RefineOptions& ProfileMeasurer::options() const { return s_->opt; }
+
+std::optional<Profile> ProfileMeasurer::finish(const std::string& source, RefineReport* report) {
+  std::optional<Profile> out = s_->finish(source);
+  if (report) *report = s_->rep;
+  return out;
+}
+
+std::optional<Profile> refine_profile(const Profile& coarse, const std::string& input, int width,
+                                      int height, const RefineOptions& options, RefineReport* report,
+                                      const std::atomic<bool>* cancel) {
+  ProfileMeasurer measurer(coarse, width, height, options);
+  read_frames(input, [&](Frame& f) { return measurer.observe(f); }, cancel);
+  return measurer.finish(input, report);
 }
 
 }  // namespace unmark

@@ -12,9 +12,11 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "core/frame.h"
 #include "detect/profile.h"
 
 namespace unmark {
@@ -32,6 +34,37 @@ struct RefineReport {
   int frames_with_mark = 0;
   int jump_pairs = 0;        // arrivals and departures that showed the spot without the mark
   std::string summary;       // one line for the log
+};
+
+// The measuring, one frame at a time, so it can look at the frames a pipeline decodes anyway:
+//
+//   ProfileMeasurer m(coarse, width, height);
+//   while (m.observe(next_frame())) {}     // false once it has seen enough (options.max_frames)
+//   std::optional<Profile> measured = m.finish("in.mp4", &report);
+class ProfileMeasurer {
+ public:
+  ProfileMeasurer(const Profile& coarse, int width, int height, const RefineOptions& options = {});
+  ~ProfileMeasurer();
+  ProfileMeasurer(const ProfileMeasurer&) = delete;
+  ProfileMeasurer& operator=(const ProfileMeasurer&) = delete;
+
+  // Looks at the next frame in display order. False once it wants no more: max_frames seen, or a
+  // frame of another size (which is not looked at).
+  bool observe(const Frame& frame);
+  bool done() const;
+  int frames_seen() const;
+  const Profile& coarse() const;
+  int width() const;
+  int height() const;
+  const RefineOptions& options() const;
+
+  // The profile measured on the frames seen (`source` names them in its history), or nullopt
+  // with the reason in report->summary.
+  std::optional<Profile> finish(const std::string& source, RefineReport* report = nullptr);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
 };
 
 // The profile measured again on `input` (frame size width x height): reference size = the

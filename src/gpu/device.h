@@ -21,7 +21,8 @@ struct GpuInfo {
   int64_t total_bytes = 0, free_bytes = 0;
   int cc_major = 0, cc_minor = 0;
   int driver_version = 0;     // CUDA version the driver supports, e.g. 12040
-  double total_gb() const { return double(total_bytes) / 1e9; }
+  // In GiB, as nvidia-smi and the old worker count: an H100 80GB has 79.2.
+  double total_gb() const { return double(total_bytes) / double(1 << 30); }
   std::string driver_text() const;  // "12.4"
 };
 

@@ -24,7 +24,7 @@ bool card_without_nvenc(const std::string& name) {
 
 std::string gb(int64_t bytes) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f GB", double(bytes) / 1e9);
+  std::snprintf(text, sizeof text, "%.1f GB", double(bytes) / double(1 << 30));  // GiB, as nvidia-smi
   return text;
 }
 

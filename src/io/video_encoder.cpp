@@ -1,5 +1,6 @@
 #include "io/video_encoder.h"
 
+#include <map>
 #include <mutex>
 
 extern "C" {
@@ -197,24 +198,28 @@ EncoderInfo probe(const Backend& b) {
   return info;
 }
 
-const std::vector<EncoderInfo>& probed() {
-  static std::once_flag once;
-  static std::vector<EncoderInfo> infos;
-  std::call_once(once, [] {
-    for (const Backend& b : kBackends) infos.push_back(probe(b));
-  });
-  return infos;
-}
-
+// Each back-end is probed once per process, when first asked about: probing NVENC creates a CUDA
+// context (a few hundred ms on a GPU machine), which a job that names x264 should not pay.
 const EncoderInfo& info_for(const std::string& name) {
-  for (const EncoderInfo& i : probed())
-    if (i.name == name) return i;
-  throw Error("encode", ErrorKind::internal, "no encoder info for " + name);
+  static std::mutex mutex;
+  static std::map<std::string, EncoderInfo> infos;
+  const Backend* backend = find_backend(name);
+  if (!backend) throw Error("encode", ErrorKind::internal, "no encoder info for " + name);
+  std::lock_guard lock(mutex);
+  auto it = infos.find(name);
+  if (it == infos.end()) it = infos.emplace(name, probe(*backend)).first;
+  return it->second;  // std::map: references stay valid
 }
 
 }  // namespace
 
-std::vector<EncoderInfo> list_video_encoders() { return probed(); }
+std::vector<EncoderInfo> list_video_encoders() {
+  std::vector<EncoderInfo> out;
+  for (const Backend& b : kBackends) out.push_back(info_for(b.name));
+  return out;
+}
+
+EncoderInfo video_encoder_info(const std::string& name) { return info_for(name); }
 
 void validate_encoder_name(const std::string& name) {
   if (name == "auto" || find_backend(name)) return;
@@ -235,24 +240,28 @@ std::unique_ptr<VideoEncoder> open_video_encoder(const EncoderSettings& settings
   }
   // One level at a time: a back-end that is missing or fails to open is named in one line, and
   // the next one is tried; when the last one fails, its own reason is the error.
+  // The log says it as the old worker did: "nvenc failed (why), using libx264".
   std::string passed_over;
   const std::size_t count = std::size(kAutoFallbackOrder);
   for (std::size_t i = 0; i < count; ++i) {
     const char* name = kAutoFallbackOrder[i];
     const EncoderInfo& info = info_for(name);
     std::string reason = info.reason;
+    bool failed_open = false;  // present but would not take this video: a warning, not the usual
     if (info.available) {
       try {
         std::unique_ptr<VideoEncoder> encoder = std::make_unique<LavcVideoEncoder>(*find_backend(name), settings, format);
-        if (!passed_over.empty()) log->info("auto: using {} ({})", name, passed_over);
         encoder->passed_over = passed_over;
         return encoder;
       } catch (const Error& e) {
         if (e.kind() != ErrorKind::unsupported || i + 1 == count) throw;
         reason = e.what();
-        log->warn("{} failed ({}), using {}", name, reason, kAutoFallbackOrder[i + 1]);
+        failed_open = true;
       }
     }
+    if (i + 1 < count)
+      log->log(failed_open ? spdlog::level::warn : spdlog::level::info, "{} failed ({}), using {}", name, reason,
+               find_backend(kAutoFallbackOrder[i + 1])->codec);
     passed_over += std::string(passed_over.empty() ? "" : "; ") + name + " not used: " + reason;
   }
   throw Error("encode", ErrorKind::unsupported, "no video encoder is available: " + passed_over);

@@ -63,6 +63,9 @@ struct EncoderInfo {
 // Every registered back-end with its probe result (probes run once per process).
 std::vector<EncoderInfo> list_video_encoders();
 
+// One back-end's probe result (only that one is probed). Throws Error for an unknown name.
+EncoderInfo video_encoder_info(const std::string& name);
+
 // Opens the encoder `settings.name` names ("auto" picks the best available one and logs why the
 // better ones were passed over). Throws Error{usage} for an unknown name, Error{unsupported} when
 // the named encoder is not available or cannot take this format.

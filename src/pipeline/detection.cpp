@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <optional>
+#include <utility>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -60,32 +62,36 @@ bool refine_on(const DetectionSettings& s, bool by_default) {
   throw Error("cli", ErrorKind::usage, "--refine '" + s.refine + "' is not known (choose auto, on or off)");
 }
 
-// The profile measured again on this video (refine.h), or as it is when that is off or fails.
-DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
-                             const std::string& input, bool refine, bool discovered = false) {
-  Profile profile = coarse;
-  std::string how;
-  if (refine) {
-    RefineReport report;
-    RefineOptions options;
-    // A discovered profile may hold only part of the mark: measure around it too. A finished
-    // profile holds all of it (and a grown box would leave the frame near its edges).
-    options.grow = discovered ? 0.35 : 0.0;
-    if (auto refined = refine_profile(coarse, input, width, height, options, &report)) {
-      profile = std::move(*refined);
-      how = ", measured on this video";
-    } else {
-      log_for("detect")->info("profile {} not measured on this video: {}", coarse.name, report.summary);
-    }
-  }
+DetectionChoice choice_for(const Profile& profile, int width, int height, const std::string& why, bool measured) {
   DetectionChoice c;
   c.profile = profile;
   c.detector = make_profile_detector(profile, width, height);
   c.automatic = true;
   c.description = "profile " + profile.name + " (" + std::to_string(profile.width()) + "x" +
                   std::to_string(profile.height()) + " at width " +
-                  std::to_string(profile.reference_width) + ")" + why + how;
+                  std::to_string(profile.reference_width) + ")" + why +
+                  (measured ? ", measured on this video" : "");
   return c;
+}
+
+// The profile measured again on this video (refine.h), or as it is when that is off or fails.
+// With `later`, the choice carries the measuring for the caller to feed its own frames to.
+DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
+                             const std::string& input, bool refine, bool discovered, bool later) {
+  if (!refine) return choice_for(coarse, width, height, why, false);
+  RefineOptions options;
+  // A discovered profile may hold only part of the mark: measure around it too. A finished
+  // profile holds all of it (and a grown box would leave the frame near its edges).
+  options.grow = discovered ? 0.35 : 0.0;
+  if (later) {
+    DetectionChoice c = choice_for(coarse, width, height, why, false);
+    c.pending = std::make_shared<PendingMeasure>(coarse, width, height, options, why);
+    return c;
+  }
+  RefineReport report;
+  std::optional<Profile> refined = refine_profile(coarse, input, width, height, options, &report);
+  if (!refined) log_for("detect")->info("profile {} not measured on this video: {}", coarse.name, report.summary);
+  return choice_for(refined ? *refined : coarse, width, height, why, refined.has_value());
 }
 
 DetectionChoice nothing(const std::string& why) {
@@ -103,7 +109,7 @@ bool needs_input_sample(const DetectionSettings& s) {
 }
 
 DetectionChoice choose_detector(const DetectionSettings& s, const std::string& input, int width,
-                                int height) {
+                                int height, bool measure_later) {
   auto log = log_for("detect");
   DetectionChoice c;
   if (!s.regions.empty() && (s.mode == "auto" || s.mode == "regions")) {
@@ -118,7 +124,7 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     const std::string name = s.mode.substr(8);
     const auto builtins = builtin_profiles();
     const bool builtin = std::find(builtins.begin(), builtins.end(), name) != builtins.end();
-    c = from_profile(load_profile(name), width, height, "", input, refine_on(s, builtin));
+    c = from_profile(load_profile(name), width, height, "", input, refine_on(s, builtin), false, measure_later);
   } else if (s.mode == "auto" || s.mode == "static") {
     if (s.mode == "auto") {
       for (const std::string& name : builtin_profiles()) {
@@ -127,21 +133,42 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
         log->info("auto: profile {} found in {:.0f}% of the first {} frames{}", name, share * 100,
                   kProfileSampleFrames, share >= kProfileSampleShare ? " (or more: stopped when sure)" : "");
         if (share >= kProfileSampleShare) {
-          c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true));
+          c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true), false, measure_later);
           break;
         }
       }
     }
     if (!c.detector) {
-      if (auto found = discover(input)) c = from_profile(*found, width, height, ", discovered as a static logo", input, refine_on(s, true), true);
+      if (auto found = discover(input))
+        c = from_profile(*found, width, height, ", discovered as a static logo", input, refine_on(s, true), true, measure_later);
       else c = nothing("no built-in profile matched and no static logo was found");
     }
   } else {
     throw Error("cli", ErrorKind::usage,
                 "--detect '" + s.mode + "' is not known (choose auto, static, profile:NAME, regions or none)");
   }
-  log->info("using {}", c.description);
+  if (c.pending)
+    log->info("using {}; measuring it on the first {} frames as they are decoded", c.description,
+              c.pending->measurer.options().max_frames);
+  else
+    log->info("using {}", c.description);
   return c;
+}
+
+void finish_measuring(DetectionChoice& c, const std::string& source) {
+  if (!c.pending) return;
+  std::shared_ptr<PendingMeasure> pending = std::exchange(c.pending, nullptr);
+  ProfileMeasurer& m = pending->measurer;
+  RefineReport report;
+  std::optional<Profile> measured = m.finish(source, &report);
+  if (!measured) {
+    log_for("detect")->info("profile {} not measured on this video: {}", m.coarse().name, report.summary);
+    return;  // the coarse profile's choice stands
+  }
+  const bool automatic = c.automatic;
+  c = choice_for(*measured, m.width(), m.height(), pending->why, true);
+  c.automatic = automatic;
+  log_for("detect")->info("using {}", c.description);
 }
 
 }  // namespace unmark

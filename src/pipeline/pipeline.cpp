@@ -10,10 +10,13 @@
 #include <optional>
 #include <thread>
 
+#include <unistd.h>
+
 #include "core/bounded_queue.h"
 #include "core/error.h"
 #include "core/frame_pool.h"
 #include "core/log.h"
+#include "gpu/device.h"
 #include "detect/detector.h"
 #include "track/tracker.h"
 #include "io/audio_transcoder.h"
@@ -147,8 +150,8 @@ class RemovePipeline {
 
     report_.seconds = seconds_since(start);
     report_.fps = report_.seconds > 0 ? double(report_.frames) / report_.seconds : 0;
-    log->info("completed {} frames in {:.2f} s ({:.1f} fps), mark found in {}", report_.frames,
-              report_.seconds, report_.fps, report_.frames_with_marks);
+    stage_log()->info("completed in {:.2f} s ({:.1f} fps): {} frames, mark found in {}", report_.seconds,
+                      report_.fps, report_.frames, report_.frames_with_marks);
     if (report_.frames_with_marks == 0)
       log_for("detect")->warn("no mark found: the output is a plain transcode of the input");
     return report_;
@@ -170,9 +173,18 @@ class RemovePipeline {
     validate_encoder_name(job_.encoder.name);
     validate_edits(job_.edits);
     if (job_.encoder.name != "auto") {
-      for (const EncoderInfo& e : list_video_encoders())
-        if (e.name == job_.encoder.name && !e.available)
-          throw Error("encode", ErrorKind::unsupported, e.name + " is not available: " + e.reason);
+      const EncoderInfo e = video_encoder_info(job_.encoder.name);
+      if (!e.available) throw Error("encode", ErrorKind::unsupported, e.name + " is not available: " + e.reason);
+    }
+    if (job_.require_gpu) {
+      // Each level the GPU path could give up, checked before anything is written. A CPU encoder
+      // named outright (--encoder x264, the way on a card without NVENC) is a choice, not a fallback.
+      if (job_.decoder == "cpu") throw Error("cli", ErrorKind::usage, "--require-gpu and --decoder cpu contradict each other");
+      const gpu::GpuInfo card = gpu::query_gpu();
+      if (!card.present) require_gpu("gpu", "no usable GPU (" + card.why_not + ")");
+      if (job_.encoder.name == "auto")
+        if (const EncoderInfo nvenc = video_encoder_info("nvenc"); !nvenc.available)
+          require_gpu("encode", "nvenc is not available (" + nvenc.reason + "); --encoder x264 encodes on the CPU on purpose");
     }
     // Choosing by looking at the video (auto, static) reads its first frames: that runs on the
     // process thread while the decoder starts, so the look costs no time of its own.
@@ -180,10 +192,9 @@ class RemovePipeline {
     if (needs_input_sample(job_.detection)) {
       report_.detector = "auto (chosen from the first frames)";
     } else {
-      DetectionChoice detection = choose_detector(job_.detection, job_.input, par->width, par->height);
-      detector_ = std::move(detection.detector);
-      report_.detector = detection.description;
-      automatic = detection.automatic;
+      detection_ = choose_detector(job_.detection, job_.input, par->width, par->height, /*measure_later=*/true);
+      report_.detector = detection_.description;
+      automatic = detection_.automatic;
     }
     RemoverOptions remover_options = job_.remover_options;
     // A found mark's box is tight around what matched: give the remover a little slack for the
@@ -198,13 +209,28 @@ class RemovePipeline {
     decoder_ = open_video_decoder(job_.decoder, in_->video_stream(), in_->video_start_pts(), job_.decode_threads,
                                   &decode_fallback);
     report_.decoder = decoder_->description();
-    if (!decode_fallback.empty()) report_.fallbacks.push_back("decode: " + decode_fallback + " -> cpu");
+    if (!decode_fallback.empty()) {
+      require_gpu("decode", decode_fallback);
+      report_.fallbacks.push_back("decode: " + decode_fallback + " -> cpu");
+    }
     if (report_.decoder.find("(nvdec)") != std::string::npos) report_.path = "nvdec + cpu";
     if (job_.edits.scales()) {
       auto [w, h] = edited_size(job_.edits, par->width, par->height);
       if (w != par->width || h != par->height) scaler_ = std::make_unique<FrameScaler>(w, h);
     }
     if (job_.edits.fps > 0) rate_ = std::make_unique<FrameRateConverter>(job_.edits.fps);
+  }
+
+  // The logger for a pipeline-wide line: "gpu pipeline" when the GPU decodes (the old worker's
+  // wording, which its users grep for), else the stage's own.
+  std::shared_ptr<spdlog::logger> stage_log(const char* stage = "pipeline") const {
+    return log_for(report_.path == "cpu" ? stage : "gpu pipeline");
+  }
+
+  // --require-gpu: a level given up is an error, named by its stage, before any output is written.
+  void require_gpu(const std::string& stage, const std::string& why) const {
+    if (job_.require_gpu)
+      throw Error(stage, ErrorKind::unsupported, why + ", and --require-gpu forbids running it on the CPU");
   }
 
   // For progress: the input's frame count, cut to the trim and converted to the output rate.
@@ -409,20 +435,24 @@ class RemovePipeline {
     if (kept == 0)
       throw Error("decode", ErrorKind::usage,
                   "no frames between " + std::to_string(edits.start) + " s and the end asked for: the video is shorter");
-    log->info("decoded {} frames ({}x{})", decoded, report_.width, report_.height);
+    const AVStream* vs = in_->video_stream();
+    const AVRational rate = vs->avg_frame_rate.num > 0 ? vs->avg_frame_rate : vs->r_frame_rate;
+    stage_log("decode")->info("decoded {} frames ({}x{} @ {:.4g} fps)", decoded, report_.width, report_.height,
+                              rate.num > 0 ? av_q2d(rate) : 0.0);
     decoded_.close();
   }
 
   void process_loop() {
     auto log = log_for("remove");
-    if (!detector_) {
+    if (!detection_.detector) {
       ScopedTimer t(times_.prepare);
-      DetectionChoice detection =
-          choose_detector(job_.detection, job_.input, report_.width, report_.height);
-      detector_ = std::move(detection.detector);
-      report_.detector = detection.description;
+      detection_ = choose_detector(job_.detection, job_.input, report_.width, report_.height, /*measure_later=*/true);
+      report_.detector = detection_.description;
     }
-    SegmentAssembler assembler(job_.segment_frames, *detector_);
+    std::vector<Frame> measured_on;
+    if (detection_.pending) measured_on = measure_on_first_frames();
+    Detector& detector = *detection_.detector;
+    SegmentAssembler assembler(job_.segment_frames, detector);
     std::optional<PreviewSheet> preview;
     if (!job_.preview.empty()) preview.emplace(4, expected_frames_);
     int64_t segment_index = 0;
@@ -454,15 +484,11 @@ class RemovePipeline {
         times_.process_wait += seconds_since(wait_start);
       }
     };
-    for (;;) {
-      auto wait_start = Clock::now();
-      std::optional<Frame> frame = decoded_.pop();
-      times_.process_wait += seconds_since(wait_start);
-      if (!frame) break;
-      SegmentFrame sf{std::move(*frame), {}};
+    auto take = [&](Frame frame) {
+      SegmentFrame sf{std::move(frame), {}};
       {
         ScopedTimer t(times_.detect);
-        sf.marks = detector_->detect(sf.frame);
+        sf.marks = detector.detect(sf.frame);
         if (job_.detection.max_box_percent < 100) drop_large_marks(sf.marks);
       }
       std::vector<SegmentFrame> ready;
@@ -471,6 +497,16 @@ class RemovePipeline {
         ready = assembler.push(std::move(sf));
       }
       emit(std::move(ready));
+    };
+    for (Frame& f : measured_on) take(std::move(f));
+    measured_on.clear();
+    measured_on.shrink_to_fit();
+    for (;;) {
+      auto wait_start = Clock::now();
+      std::optional<Frame> frame = decoded_.pop();
+      times_.process_wait += seconds_since(wait_start);
+      if (!frame) break;
+      take(std::move(*frame));
     }
     check_cancel();
     std::vector<SegmentFrame> rest;
@@ -481,6 +517,47 @@ class RemovePipeline {
     emit(std::move(rest));
     if (preview) preview->write(job_.preview);
     processed_.close();
+  }
+
+  // Measures the chosen profile on the first frames as they are decoded (detect/refine.h) and
+  // keeps them for removal, which starts once the measured profile is known: the video is decoded
+  // once, not its start twice. The frames wait in memory, at most job.measure_memory's worth
+  // (past that, the measuring uses the frames it has).
+  std::vector<Frame> measure_on_first_frames() {
+    auto log = log_for("detect");
+    ProfileMeasurer& measurer = detection_.pending->measurer;
+    const size_t budget = job_.measure_memory ? job_.measure_memory : measure_memory_budget();
+    std::vector<Frame> kept;
+    size_t bytes = 0;
+    bool more = true;
+    while (more && bytes < budget) {
+      auto wait_start = Clock::now();
+      std::optional<Frame> frame = decoded_.pop();
+      times_.process_wait += seconds_since(wait_start);
+      if (!frame) break;
+      {
+        ScopedTimer t(times_.measure);
+        more = measurer.observe(*frame);
+      }
+      bytes += frame->bytes();
+      kept.push_back(std::move(*frame));
+    }
+    check_cancel();
+    if (more && bytes >= budget)
+      log->info("measured on the first {} frames only: {:.0f} MB of frames waiting is the most allowed",
+                kept.size(), double(budget) / (1 << 20));
+    ScopedTimer t(times_.measure);
+    finish_measuring(detection_, job_.input);
+    report_.detector = detection_.description;
+    return kept;
+  }
+
+  // Frames held while measuring: at most a quarter of the memory, and never over 2 GiB (450
+  // frames of 1080x1920 8-bit 4:2:0 hold 1.4 GB).
+  static size_t measure_memory_budget() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const size_t physical = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(8) << 30;
+    return std::min(size_t(2) << 30, physical / 4);
   }
 
   // The old worker's max_bbox_percent: a "mark" covering much of the frame is a false find.
@@ -576,6 +653,7 @@ class RemovePipeline {
     fmt.global_header = out_->format()->oformat->flags & AVFMT_GLOBALHEADER;
     encoder_ = open_video_encoder(job_.encoder, fmt);
     report_.encoder = encoder_->name();
+    if (!encoder_->passed_over.empty()) require_gpu("encode", encoder_->passed_over);
     if (!encoder_->passed_over.empty())
       report_.fallbacks.push_back("encode: " + encoder_->passed_over + " -> " + encoder_->name());
 
@@ -623,7 +701,7 @@ class RemovePipeline {
   std::unique_ptr<InputFile> in_;
   std::unique_ptr<OutputFile> out_;
   std::unique_ptr<VideoDecoder> decoder_;
-  std::unique_ptr<Detector> detector_;
+  DetectionChoice detection_;
   std::unique_ptr<Remover> remover_;
   std::unique_ptr<VideoEncoder> encoder_;  // opened on the first frame, when its format is known
   std::unique_ptr<FrameScaler> scaler_;      // --scale
@@ -662,7 +740,7 @@ nlohmann::json to_json(const RunReport& r) {
           {"detector", r.detector},
           {"fallbacks", r.fallbacks},
           {"stages",
-           {{"prepare", s.prepare}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
+           {{"prepare", s.prepare}, {"measure", s.measure}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
             {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},
             {"encode_wait", s.encode_wait}}}};
 }

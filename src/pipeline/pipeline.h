@@ -38,13 +38,18 @@ struct RemoveJob {
   int segment_frames = 8;  // frames the remover sees at once (each holds a decoded frame: memory)
   int decode_threads = 0;   // 0: half the cores, at least 2
   std::string decoder = "auto";  // auto (NVDEC when it opens, else CPU) | nvdec | cpu
+  bool require_gpu = false;      // a fallback to the CPU (decode, encode, no GPU) is an error
   std::string preview;      // before/after crops of a few frames written here (PNG) when set
+  // Frames held in memory while the profile is measured on them (0: a quarter of the memory, at
+  // most 2 GiB); the measuring stops early when they would exceed it.
+  size_t measure_memory = 0;
 };
 
 // Seconds each stage spent working, and waiting on its neighbours.
 struct StageTimes {
   double prepare = 0;  // before the stages start: opening files, choosing the detector (auto's look
                        // at the first frames, static-logo discovery)
+  double measure = 0;  // measuring the profile on the first frames as they are decoded (refine.h)
   double decode = 0, detect = 0, track = 0, remove = 0, encode = 0, mux = 0;
   double decode_wait = 0, process_wait = 0, encode_wait = 0;
 };
