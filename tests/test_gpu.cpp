@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gpu/cuda_frames.h"
 #include "gpu/device.h"
 #include "support/media.h"
 
@@ -69,6 +70,23 @@ TEST(Gpu, SelfTestKernelAssembles) {
   auto [rc, out] = run(std::string(ptxas) + " -arch=sm_75 " + dir + "/k.ptx -o " + dir + "/k.cubin 2>&1");
   EXPECT_EQ(rc, 0) << out;
   EXPECT_TRUE(std::filesystem::exists(dir + "/k.cubin"));
+}
+
+TEST(Gpu, FrameKernelsAssembleForEveryTargetCard) {
+  // The kernels that split NVDEC's chroma (gpu/cuda_frames.h), as the driver will JIT them: from
+  // Turing (sm_75) to Hopper (sm_90). Running them needs a GPU (see the closing notes).
+  const std::string ptx = frame_kernels_ptx();
+  if (ptx.empty()) GTEST_SKIP() << "built without the GPU kernels (no nvcc, or UNMARK_CUDA=OFF)";
+  for (const char* entry : {"unmark_split_uv8", "unmark_split_uv16", "unmark_shift_y16"})
+    EXPECT_NE(ptx.find(std::string(".entry ") + entry), std::string::npos) << entry;
+  const char* ptxas = "/usr/local/cuda/bin/ptxas";
+  if (!std::filesystem::exists(ptxas)) GTEST_SKIP() << "no ptxas here to assemble them with";
+  const std::string dir = unmark::test::temp_dir("gpu_frame_kernels");
+  std::ofstream(dir + "/k.ptx") << ptx;
+  for (const char* arch : {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90"}) {
+    auto [rc, out] = run(std::string(ptxas) + " -arch=" + arch + " " + dir + "/k.ptx -o " + dir + "/k_" + arch + ".cubin 2>&1");
+    EXPECT_EQ(rc, 0) << arch << ": " << out;
+  }
 }
 
 TEST(Gpu, DoctorNamesThePathAndHowToFixTheGpuOne) {

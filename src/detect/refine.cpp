@@ -35,19 +35,30 @@ constexpr double kClear = 0.25;       // template correlation below which a spot
 constexpr double kHuber = 6.0;        // 8-bit levels
 constexpr double kUndoLimit = 0.6;    // the remover inpaints at or above this alpha anyway
 
-// A frame's planes, 8-bit, chroma at its own resolution (copied: the decoder reuses buffers).
+// A frame's planes, 8-bit, chroma at its own resolution. 8-bit planes are viewed in place, the
+// frame's buffers held by a reference (a decoder never writes into a buffer it has handed out, and
+// copying a whole 1080p frame for every frame seen cost as much as finding the mark in it); wider
+// samples are scaled down into copies.
 struct Planes {
+  std::shared_ptr<AVFrame> held;  // keeps the viewed buffers alive
   cv::Mat y, u, v;
   int sx = 1, sy = 1;
 };
 
-Planes copy_planes(const Frame& f) {
+cv::Mat plane_8bit(const PlaneView& plane) {
+  if (plane.wide()) return plane_copy_8bit(plane);
+  return cv::Mat(plane.height, plane.width, CV_8U, plane.data, size_t(plane.stride));
+}
+
+Planes view_planes(const Frame& f) {
   Planes p;
-  p.y = plane_copy_8bit(f.plane(0));
+  p.held.reset(av_frame_clone(f.av.get()), [](AVFrame* a) { av_frame_free(&a); });
+  if (!p.held) throw std::bad_alloc();
+  p.y = plane_8bit(f.plane(0));
   if (f.plane_count() == 3) {
     PlaneView u = f.plane(1);
-    p.u = plane_copy_8bit(u);
-    p.v = plane_copy_8bit(f.plane(2));
+    p.u = plane_8bit(u);
+    p.v = plane_8bit(f.plane(2));
     p.sx = u.shift_x;
     p.sy = u.shift_y;
   } else {
@@ -213,7 +224,7 @@ void ProfileMeasurer::State::observe(const Frame& f) {
     cv::Rect g(m.box.x - gx, m.box.y - gy, crop_size.width, crop_size.height);
     if (m.box.w == templ.cols && m.box.h == templ.rows && (g & frame_rect) == g) grown = g;
   }
-  Planes planes = copy_planes(f);
+  Planes planes = view_planes(f);
   auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
 
   // Departures: the first clear frame after the mark left a spot.

@@ -45,7 +45,11 @@ Loaded load() {
             resolve(lib, "cuModuleUnload", d.cuModuleUnload, l.why) &&
             resolve(lib, "cuModuleGetFunction", d.cuModuleGetFunction, l.why) &&
             resolve(lib, "cuLaunchKernel", d.cuLaunchKernel, l.why) &&
-            resolve(lib, "cuGetErrorString", d.cuGetErrorString, l.why);
+            resolve(lib, "cuGetErrorString", d.cuGetErrorString, l.why) &&
+            resolve(lib, "cuCtxPushCurrent_v2", d.cuCtxPushCurrent, l.why) &&
+            resolve(lib, "cuCtxPopCurrent_v2", d.cuCtxPopCurrent, l.why) &&
+            resolve(lib, "cuMemcpy2D_v2", d.cuMemcpy2D, l.why) &&
+            resolve(lib, "cuStreamSynchronize", d.cuStreamSynchronize, l.why);
   if (!ok) return l;  // the library stays loaded: harmless, and dlclose of a driver is not
   if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
     l.why = "cuInit failed: " + d.error_text(r) + " (driver and kernel module mismatched, or no device)";

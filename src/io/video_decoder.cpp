@@ -11,6 +11,7 @@ extern "C" {
 #include "core/error.h"
 #include "core/fault.h"
 #include "core/log.h"
+#include "gpu/cuda_frames.h"
 
 namespace unmark {
 namespace {
@@ -115,13 +116,7 @@ class LavcVideoDecoder final : public VideoDecoder {
   }
 
   void emit(AVFramePtr av, const FrameSink& sink) {
-    if (av->format == AV_PIX_FMT_CUDA) {
-      // Down once, into NV12 or P010; the CPU stages then get the planar equivalent below.
-      AVFramePtr host = make_av_frame();
-      check(av_hwframe_transfer_data(host.get(), av.get(), 0), "decode", ErrorKind::processing, "copy from NVDEC");
-      check(av_frame_copy_props(host.get(), av.get()), "decode", ErrorKind::processing, "frame props");
-      av = std::move(host);
-    }
+    if (av->format == AV_PIX_FMT_CUDA) av = download(std::move(av));
     int64_t pts = av->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) pts = last_pts_ == AV_NOPTS_VALUE ? 0 : last_pts_ + last_duration_;
     if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) pts = last_pts_ + 1;  // keep strictly increasing
@@ -138,6 +133,34 @@ class LavcVideoDecoder final : public VideoDecoder {
     f.duration = duration;
     f.av = std::move(av);
     sink(std::move(f));
+  }
+
+  // An NVDEC frame down to the CPU once: planar with the chroma split on the GPU
+  // (gpu/cuda_frames.h), or, one level down, as NV12/P010 through libavcodec, split by to_planar.
+  AVFramePtr download(AVFramePtr gpu_frame) {
+    auto log = log_for("decode");
+    if (!gpu_download_tried_) {
+      gpu_download_tried_ = true;
+      std::string why;
+      gpu_download_ = gpu::CudaFrameDownload::create(gpu_frame.get(), &why);
+      if (gpu_download_) log->info("NVDEC frames come down planar: chroma split on the GPU");
+      else log->info("chroma split on the CPU: {}", why);
+    }
+    AVFramePtr host;
+    if (gpu_download_) {
+      try {
+        host = gpu_download_->download(gpu_frame.get());
+      } catch (const Error& e) {
+        log->warn("{}: using libavcodec's download and the CPU split from here on", e.what());
+        gpu_download_.reset();
+      }
+    }
+    if (!host) {
+      host = make_av_frame();
+      check(av_hwframe_transfer_data(host.get(), gpu_frame.get(), 0), "decode", ErrorKind::processing, "copy from NVDEC");
+    }
+    check(av_frame_copy_props(host.get(), gpu_frame.get()), "decode", ErrorKind::processing, "frame props");
+    return host;
   }
 
   // Whole-frame conversion, only for codecs whose native output the CPU stages cannot read.
@@ -179,6 +202,8 @@ class LavcVideoDecoder final : public VideoDecoder {
   int64_t last_duration_ = 1;
   SwsContextPtr sws_;
   int sws_src_fmt_ = -1;
+  std::unique_ptr<gpu::CudaFrameDownload> gpu_download_;
+  bool gpu_download_tried_ = false;
 };
 
 }  // namespace
