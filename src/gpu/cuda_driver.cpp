@@ -48,7 +48,8 @@ Loaded load() {
             resolve(lib, "cuGetErrorString", d.cuGetErrorString, l.why) &&
             resolve(lib, "cuCtxPushCurrent_v2", d.cuCtxPushCurrent, l.why) &&
             resolve(lib, "cuCtxPopCurrent_v2", d.cuCtxPopCurrent, l.why) &&
-            resolve(lib, "cuMemcpy2D_v2", d.cuMemcpy2D, l.why) &&
+            resolve(lib, "cuMemcpy2DAsync_v2", d.cuMemcpy2DAsync, l.why) &&
+            resolve(lib, "cuMemcpyDtoHAsync_v2", d.cuMemcpyDtoHAsync, l.why) &&
             resolve(lib, "cuStreamSynchronize", d.cuStreamSynchronize, l.why);
   if (!ok) return l;  // the library stays loaded: harmless, and dlclose of a driver is not
   if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {

@@ -67,7 +67,8 @@ struct CudaDriver {
   CUresult (*cuGetErrorString)(CUresult, const char**);
   CUresult (*cuCtxPushCurrent)(CUcontext);
   CUresult (*cuCtxPopCurrent)(CUcontext*);
-  CUresult (*cuMemcpy2D)(const CudaMemcpy2D*);
+  CUresult (*cuMemcpy2DAsync)(const CudaMemcpy2D*, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
   CUresult (*cuStreamSynchronize)(CUstream);
 
   // "CUDA_ERROR_OUT_OF_MEMORY (out of memory)"-like text for a result code.
