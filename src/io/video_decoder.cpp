@@ -5,8 +5,11 @@
 
 extern "C" {
 #include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 }
+
+#include <mutex>
 
 #include "core/error.h"
 #include "core/fault.h"
@@ -28,6 +31,85 @@ AVPixelFormat planar_equivalent(AVPixelFormat fmt) {
   if (sx == 1 && sy == 0) return deep ? AV_PIX_FMT_YUV422P10 : AV_PIX_FMT_YUV422P;
   return deep ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
 }
+
+// Frame buffers for a CPU decoder, as libavcodec's default get_buffer2 lays them out but not
+// zeroed. The default zeroes every new buffer (so a damaged stream shows grey, not old memory);
+// unmark refuses damaged frames anyway, and while a profile is measured the first 450 frames are
+// held, each a new buffer: zeroing them was a quarter of a 1080p run's CPU (memset and the page
+// faults it takes). Thread-safe: frame threads ask at once.
+class DecoderBufferPool {
+ public:
+  ~DecoderBufferPool() { reset(); }
+
+  static int get_buffer(AVCodecContext* ctx, AVFrame* frame, int flags) {
+    auto* self = static_cast<DecoderBufferPool*>(ctx->opaque);
+    const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(frame->format));
+    if (!self || !(ctx->codec->capabilities & AV_CODEC_CAP_DR1) || !d ||
+        (d->flags & (AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM)))
+      return avcodec_default_get_buffer2(ctx, frame, flags);
+    return self->get(ctx, frame);
+  }
+
+ private:
+  int get(AVCodecContext* ctx, AVFrame* frame) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!pools_[0] || format_ != frame->format || width_ != frame->width || height_ != frame->height) {
+        reset();
+        if (int err = layout(ctx, frame); err < 0) return err;
+      }
+    }
+    for (int i = 0; i < 4 && pools_[i]; ++i) {
+      frame->buf[i] = av_buffer_pool_get(pools_[i]);
+      if (!frame->buf[i]) {
+        av_frame_unref(frame);
+        return AVERROR(ENOMEM);
+      }
+      frame->data[i] = frame->buf[i]->data;
+      frame->linesize[i] = linesize_[i];
+    }
+    frame->extended_data = frame->data;
+    return 0;
+  }
+
+  // libavcodec's own sizes: dimensions aligned for the codec, every linesize a multiple of what
+  // the codec's SIMD wants (widening until all are).
+  int layout(AVCodecContext* ctx, const AVFrame* frame) {
+    int w = frame->width, h = frame->height;
+    int align[AV_NUM_DATA_POINTERS];
+    avcodec_align_dimensions2(ctx, &w, &h, align);
+    int linesize[4];
+    for (bool unaligned = true; unaligned;) {
+      if (int err = av_image_fill_linesizes(linesize, AVPixelFormat(frame->format), w); err < 0) return err;
+      w += w & ~(w - 1);
+      unaligned = false;
+      for (int i = 0; i < 4; ++i) unaligned |= linesize[i] % align[i] != 0;
+    }
+    ptrdiff_t linesizes[4];
+    for (int i = 0; i < 4; ++i) linesizes[i] = linesize[i];
+    size_t sizes[4];
+    if (int err = av_image_fill_plane_sizes(sizes, AVPixelFormat(frame->format), h, linesizes); err < 0) return err;
+    for (int i = 0; i < 4 && sizes[i]; ++i) {
+      // As libavcodec pads: 16 bytes past the end for SIMD reads, and room to align the start.
+      pools_[i] = av_buffer_pool_init(sizes[i] + 16 + 64 - 1, av_buffer_alloc);
+      if (!pools_[i]) return AVERROR(ENOMEM);
+      linesize_[i] = linesize[i];
+    }
+    format_ = frame->format;
+    width_ = frame->width;
+    height_ = frame->height;
+    return 0;
+  }
+
+  void reset() {
+    for (AVBufferPool*& p : pools_) av_buffer_pool_uninit(&p);  // buffers out keep theirs alive
+  }
+
+  std::mutex mutex_;
+  AVBufferPool* pools_[4] = {};
+  int linesize_[4] = {};
+  int format_ = -1, width_ = 0, height_ = 0;
+};
 
 // libavcodec's decoder, on the CPU or (nvdec) with a CUDA device: the same timing, checks and
 // conversion either way, so the two differ only in where the pixels are decoded.
@@ -54,6 +136,10 @@ class LavcVideoDecoder final : public VideoDecoder {
     if (threads <= 0) threads = std::max(2, int(std::thread::hardware_concurrency()) / 2);
     ctx_->thread_count = threads;
     ctx_->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (!nvdec) {
+      ctx_->opaque = &buffers_;
+      ctx_->get_buffer2 = &DecoderBufferPool::get_buffer;
+    }
     check(avcodec_open2(ctx_.get(), codec, nullptr), "decode", ErrorKind::input,
           std::string("cannot open the ") + codec->name + " decoder");
     AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
@@ -193,6 +279,7 @@ class LavcVideoDecoder final : public VideoDecoder {
     return dst;
   }
 
+  DecoderBufferPool buffers_;  // before ctx_: the codec hands buffers back to it as it closes
   AVCodecContextPtr ctx_;
   AVRational time_base_;
   int64_t start_pts_ = 0;
