@@ -476,8 +476,10 @@ class RemovePipeline {
         remover_->remove(segment);
       }
       for (size_t i : previewed) preview->capture_after(segment[i]);
-      log->debug("segment {}: frames {}..{}", segment_index++, segment.front().frame.index,
-                 segment.back().frame.index);
+      // "segment k/n", as the old worker logged it (n from the expected frame count, when known).
+      const int64_t segments = expected_frames_ > 0 ? (expected_frames_ + job_.segment_frames - 1) / job_.segment_frames : 0;
+      stage_log()->debug("segment {}/{}: frames {}..{}", ++segment_index, segments > 0 ? std::to_string(segments) : "?",
+                         segment.front().frame.index, segment.back().frame.index);
       for (SegmentFrame& sf : segment) {
         auto wait_start = Clock::now();
         if (!processed_.push(std::move(sf.frame))) check_cancel();
