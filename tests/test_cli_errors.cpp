@@ -68,7 +68,20 @@ class CliErrors : public ::testing::Test {
     write_media(in, spec);
     return in;
   }
+  // `remove IN -o OUT ARGS` fails with one error line holding `needle` and leaves no output.
+  void expect_refused(const std::string& in, const std::string& args, const std::string& needle) {
+    auto r = run_cli(dir, "remove " + in + " -o " + out + " " + args);
+    EXPECT_NE(r.exit_code, 0);
+    expect_one_error_line(r, r.exit_code, needle);
+    expect_clean(dir, out);
+  }
   std::string dir, out;
+};
+
+// UNMARK_FAULT for a scope; the CLI's child processes inherit it.
+struct ScopedFault {
+  explicit ScopedFault(const char* faults) { setenv("UNMARK_FAULT", faults, 1); }
+  ~ScopedFault() { unsetenv("UNMARK_FAULT"); }
 };
 
 }  // namespace
@@ -271,10 +284,7 @@ TEST_F(CliErrors, LearnChecksItsOutputFirst) {
 // by name is a one-line error and leaves no output.
 TEST_F(CliErrors, InjectedNvdecAndNvencFaultsFallBackOrFailWhenAskedFor) {
   std::string in = good_input();
-  setenv("UNMARK_FAULT", "nvdec,nvenc", 1);  // the child processes inherit it
-  struct Unset {
-    ~Unset() { unsetenv("UNMARK_FAULT"); }
-  } unset_at_exit;
+  ScopedFault fault("nvdec,nvenc");
   auto r = run_cli(dir, "-q remove " + in + " -o " + out + " --region 1,1,10,10 --encoder auto --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json report = nlohmann::json::parse(r.out, nullptr, false);
@@ -291,14 +301,9 @@ TEST_F(CliErrors, InjectedNvdecAndNvencFaultsFallBackOrFailWhenAskedFor) {
   EXPECT_TRUE(fs::exists(out));
   fs::remove(out);
 
-  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --encoder nvenc --decoder cpu");
-  EXPECT_NE(r.exit_code, 0);
-  expect_one_error_line(r, r.exit_code, "nvenc is not available: NVENC failed (injected by UNMARK_FAULT=nvenc)");
-  expect_clean(dir, out);
-  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --decoder nvdec");
-  EXPECT_NE(r.exit_code, 0);
-  expect_one_error_line(r, r.exit_code, "decode: NVDEC failed (injected by UNMARK_FAULT=nvdec)");
-  expect_clean(dir, out);
+  expect_refused(in, "--region 1,1,10,10 --encoder nvenc --decoder cpu",
+                 "nvenc is not available: NVENC failed (injected by UNMARK_FAULT=nvenc)");
+  expect_refused(in, "--region 1,1,10,10 --decoder nvdec", "decode: NVDEC failed (injected by UNMARK_FAULT=nvdec)");
 }
 
 // --require-gpu: where the GPU path would give a level up, the run fails instead, naming the stage
@@ -306,20 +311,12 @@ TEST_F(CliErrors, InjectedNvdecAndNvencFaultsFallBackOrFailWhenAskedFor) {
 // GPU machine the same flags also stop at a missing NVDEC or NVENC (see the closing notes).
 TEST_F(CliErrors, RequireGpuTurnsAFallbackIntoAnError) {
   std::string in = good_input();
-  setenv("UNMARK_FAULT", "cuda,nvdec,nvenc", 1);
-  struct Unset {
-    ~Unset() { unsetenv("UNMARK_FAULT"); }
-  } unset_at_exit;
-  auto r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --require-gpu");
-  EXPECT_NE(r.exit_code, 0);
-  expect_one_error_line(r, r.exit_code, "gpu: no usable GPU (CUDA failed (injected by UNMARK_FAULT=cuda)), and --require-gpu forbids");
-  expect_clean(dir, out);
-  r = run_cli(dir, "remove " + in + " -o " + out + " --region 1,1,10,10 --require-gpu --decoder cpu");
-  EXPECT_NE(r.exit_code, 0);
-  expect_one_error_line(r, r.exit_code, "--require-gpu and --decoder cpu contradict each other");
-  expect_clean(dir, out);
+  ScopedFault fault("cuda,nvdec,nvenc");
+  expect_refused(in, "--region 1,1,10,10 --require-gpu",
+                 "gpu: no usable GPU (CUDA failed (injected by UNMARK_FAULT=cuda)), and --require-gpu forbids");
+  expect_refused(in, "--region 1,1,10,10 --require-gpu --decoder cpu", "--require-gpu and --decoder cpu contradict each other");
   // The same job without the flag falls back and says so.
-  r = run_cli(dir, "-q remove " + in + " -o " + out + " --region 1,1,10,10 --json");
+  auto r = run_cli(dir, "-q remove " + in + " -o " + out + " --region 1,1,10,10 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["path"], "cpu");
   EXPECT_TRUE(fs::exists(out));
