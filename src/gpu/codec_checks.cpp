@@ -1,5 +1,7 @@
 #include "gpu/codec_checks.h"
 
+#include <cstring>
+#include <functional>
 #include <vector>
 
 extern "C" {
@@ -10,6 +12,7 @@ extern "C" {
 
 #include "core/av_ptr.h"
 #include "core/error.h"
+#include "gpu/cuda_frames.h"
 #include "gpu/device.h"
 
 namespace unmark::gpu {
@@ -75,7 +78,11 @@ std::string encode_trial(const char* codec) {
   return encode_frames(codec, nullptr);
 }
 
-std::string nvdec_trial() {
+namespace {
+
+// Decodes a generated H.264 clip with NVDEC and hands each CUDA frame to `on_frame`, which
+// returns "" to go on or what was wrong. Returns "" when it all worked.
+std::string decode_on_nvdec(const std::function<std::string(const AVFrame*)>& on_frame) {
   if (fault_injected("nvdec")) return "NVDEC failed (injected by UNMARK_FAULT=nvdec)";
   AVBufferRef* device = nullptr;
   if (int err = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, nullptr, nullptr, 0); err < 0)
@@ -99,13 +106,49 @@ std::string nvdec_trial() {
       return "NVDEC refused a packet: " + av_error_text(err);
     int err;
     while ((err = avcodec_receive_frame(ctx.get(), frame.get())) == 0) {
-      if (frame->format == AV_PIX_FMT_CUDA) ++cuda_frames;
+      if (frame->format == AV_PIX_FMT_CUDA) {
+        ++cuda_frames;
+        if (std::string why = on_frame(frame.get()); !why.empty()) return why;
+      }
       av_frame_unref(frame.get());
     }
     if (err != AVERROR(EAGAIN) && err != AVERROR_EOF) return "NVDEC failed: " + av_error_text(err);
   }
   if (cuda_frames == 0) return "the decoder gave no CUDA frames (NVDEC not used)";
   return "";
+}
+
+}  // namespace
+
+std::string nvdec_trial() {
+  return decode_on_nvdec([](const AVFrame*) { return std::string(); });
+}
+
+std::string kernel_trial() {
+  std::unique_ptr<CudaFrameDownload> down;
+  std::string unavailable;
+  std::string why = decode_on_nvdec([&](const AVFrame* frame) -> std::string {
+    if (!down && unavailable.empty() && !(down = CudaFrameDownload::create(frame, &unavailable))) return unavailable;
+    AVFramePtr split;
+    try {
+      split = down->download(frame);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    AVFramePtr nv12 = make_av_frame();  // libavcodec's download: the reference
+    if (int err = av_hwframe_transfer_data(nv12.get(), frame, 0); err < 0) return "libavcodec's download failed: " + av_error_text(err);
+    for (int y = 0; y < frame->height; ++y)
+      if (std::memcmp(split->data[0] + y * split->linesize[0], nv12->data[0] + y * nv12->linesize[0], size_t(frame->width)) != 0)
+        return "the GPU download's luma differs from libavcodec's at row " + std::to_string(y);
+    for (int y = 0; y < (frame->height + 1) / 2; ++y)
+      for (int x = 0; x < (frame->width + 1) / 2; ++x) {
+        const uint8_t* uv = nv12->data[1] + y * nv12->linesize[1] + 2 * x;
+        if (split->data[1][y * split->linesize[1] + x] != uv[0] || split->data[2][y * split->linesize[2] + x] != uv[1])
+          return "the GPU's chroma split differs from libavcodec's at " + std::to_string(x) + "," + std::to_string(y);
+      }
+    return "";
+  });
+  return why;
 }
 
 }  // namespace unmark::gpu

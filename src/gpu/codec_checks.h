@@ -13,4 +13,9 @@ std::string encode_trial(const char* codec);
 // arrive as CUDA frames.
 std::string nvdec_trial();
 
+// Decodes the same clip with NVDEC and brings every frame down through the GPU kernels
+// (cuda_frames.h), checking the planes against libavcodec's own download. "" when they match;
+// else why not (kernels not built in, not loadable by this driver, or wrong).
+std::string kernel_trial();
+
 }  // namespace unmark::gpu

@@ -35,13 +35,17 @@ struct CudaFrameDownload::State {
   CUdeviceptr staging = 0;  // the planes as the host frame lays them out
   size_t staging_bytes = 0;
 
+  // The CUDA device (and its context) is held while this lives: whoever opened it may let go first.
+  AVBufferRef* device = nullptr;
+
   ~State() {
-    if (!cu || !ctx) return;
-    if (cu->cuCtxPushCurrent(ctx) != CUDA_SUCCESS) return;
-    if (staging) cu->cuMemFree(staging);
-    if (module) cu->cuModuleUnload(module);
-    CUcontext popped = nullptr;
-    cu->cuCtxPopCurrent(&popped);
+    if (cu && ctx && cu->cuCtxPushCurrent(ctx) == CUDA_SUCCESS) {
+      if (staging) cu->cuMemFree(staging);
+      if (module) cu->cuModuleUnload(module);
+      CUcontext popped = nullptr;
+      cu->cuCtxPopCurrent(&popped);
+    }
+    av_buffer_unref(&device);
   }
 
   void ok(CUresult r, const char* what) const {
@@ -103,6 +107,8 @@ std::unique_ptr<CudaFrameDownload> CudaFrameDownload::create(const AVFrame* fram
   const CudaDriver* cu = cuda_driver(&driver_why);
   if (!cu) return fail(driver_why);
   auto s = std::make_unique<State>();
+  s->device = av_buffer_ref(frames->device_ref);
+  if (!s->device) return fail("out of memory");
   s->cu = cu;
   const auto* device = static_cast<const CudaDeviceContextLayout*>(frames->device_ctx->hwctx);
   s->ctx = device->cuda_ctx;

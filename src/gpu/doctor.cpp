@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "gpu/codec_checks.h"
+#include "gpu/cuda_frames.h"
 #include "gpu/cuda_driver.h"
 #include "gpu/device.h"
 
@@ -83,6 +84,21 @@ DoctorReport run_doctor(bool quick) {
     nvdec_ok = why.empty();
     if (nvdec_ok) add("nvdec", "pass", "decoded a generated H.264 clip into CUDA frames");
     else add("nvdec", "fail", why, "update the driver; check that libavcodec was built with the cuda hwaccel (ffmpeg -hwaccels)");
+  }
+  // The kernels that split NVDEC's chroma: a warning when missing, since libavcodec's download and
+  // the CPU split stand in (slower), not a failure.
+  if (!gpu.present || !nvdec_ok) {
+    add("kernels", "skip", !gpu.present ? "no GPU" : "no NVDEC");
+  } else if (!*frame_kernels_ptx()) {
+    add("kernels", "info", "built without the GPU kernels: NVDEC's chroma is split on the CPU",
+        "build where nvcc is found (cmake -DUNMARK_CUDA=ON)");
+  } else if (quick) {
+    add("kernels", "info", "built in (trial skipped)");
+  } else if (std::string why = kernel_trial(); why.empty()) {
+    add("kernels", "pass", "split NVDEC's chroma on the GPU: the same pixels as libavcodec's download");
+  } else {
+    add("kernels", "warn", why + ": NVDEC's chroma is split on the CPU instead",
+        "update the NVIDIA driver to one as new as the CUDA toolkit the kernels were built with (CUDA 13: R580 or newer)");
   }
   if (!gpu.present) {
     add("nvenc", "skip", "no GPU");
