@@ -127,7 +127,7 @@ std::string nvdec_trial() {
 std::string kernel_trial() {
   std::unique_ptr<CudaFrameDownload> down;
   std::string unavailable;
-  std::string why = decode_on_nvdec([&](const AVFrame* frame) -> std::string {
+  return decode_on_nvdec([&](const AVFrame* frame) -> std::string {
     if (!down && unavailable.empty() && !(down = CudaFrameDownload::create(frame, &unavailable))) return unavailable;
     AVFramePtr split;
     try {
@@ -148,7 +148,6 @@ std::string kernel_trial() {
       }
     return "";
   });
-  return why;
 }
 
 }  // namespace unmark::gpu

@@ -142,7 +142,6 @@ AVFramePtr CudaFrameDownload::download(const AVFrame* frame) {
 
   unsigned w = unsigned(frame->width), h = unsigned(frame->height);
   unsigned cw = (w + 1) / 2, ch = (h + 1) / 2;
-  const size_t sample = s.p010 ? 2 : 1;
   // The host frame's planes lie in one buffer (av_frame_get_buffer): the staging buffer on the GPU
   // takes the same layout, so the frame comes down in one contiguous copy (a pitched copy per
   // plane into pageable memory measured twice as slow as libavcodec's own download).
@@ -174,7 +173,7 @@ AVFramePtr CudaFrameDownload::download(const AVFrame* frame) {
     void* y_args[] = {&src_y, &y_pitch, &y, &pitch_y, &w, &h};
     s.launch(s.shift_y16, w, h, y_args);
   } else {
-    s.copy_2d(src_y, y_pitch, y, pitch_y, w * sample, h);
+    s.copy_2d(src_y, y_pitch, y, pitch_y, w, h);  // 8-bit luma as it is
   }
   s.ok(s.cu->cuMemcpyDtoHAsync(host->data[0], s.staging, span, s.stream), "copy to the CPU");
   s.ok(s.cu->cuStreamSynchronize(s.stream), "download");

@@ -455,7 +455,10 @@ class RemovePipeline {
     SegmentAssembler assembler(job_.segment_frames, detector);
     std::optional<PreviewSheet> preview;
     if (!job_.preview.empty()) preview.emplace(4, expected_frames_);
+    // "segment k/n", as the old worker logged it (n from the expected frame count, when known).
     int64_t segment_index = 0;
+    const std::string segments =
+        expected_frames_ > 0 ? std::to_string((expected_frames_ + job_.segment_frames - 1) / job_.segment_frames) : "?";
     auto emit = [&](std::vector<SegmentFrame> segment) {
       if (segment.empty()) return;
       for (SegmentFrame& sf : segment) {
@@ -476,10 +479,8 @@ class RemovePipeline {
         remover_->remove(segment);
       }
       for (size_t i : previewed) preview->capture_after(segment[i]);
-      // "segment k/n", as the old worker logged it (n from the expected frame count, when known).
-      const int64_t segments = expected_frames_ > 0 ? (expected_frames_ + job_.segment_frames - 1) / job_.segment_frames : 0;
-      stage_log()->debug("segment {}/{}: frames {}..{}", ++segment_index, segments > 0 ? std::to_string(segments) : "?",
-                         segment.front().frame.index, segment.back().frame.index);
+      stage_log()->debug("segment {}/{}: frames {}..{}", ++segment_index, segments, segment.front().frame.index,
+                         segment.back().frame.index);
       for (SegmentFrame& sf : segment) {
         auto wait_start = Clock::now();
         if (!processed_.push(std::move(sf.frame))) check_cancel();
@@ -503,13 +504,7 @@ class RemovePipeline {
     for (Frame& f : measured_on) take(std::move(f));
     measured_on.clear();
     measured_on.shrink_to_fit();
-    for (;;) {
-      auto wait_start = Clock::now();
-      std::optional<Frame> frame = decoded_.pop();
-      times_.process_wait += seconds_since(wait_start);
-      if (!frame) break;
-      take(std::move(*frame));
-    }
+    while (std::optional<Frame> frame = next_decoded()) take(std::move(*frame));
     check_cancel();
     std::vector<SegmentFrame> rest;
     {
@@ -519,6 +514,14 @@ class RemovePipeline {
     emit(std::move(rest));
     if (preview) preview->write(job_.preview);
     processed_.close();
+  }
+
+  // The next decoded frame (nullopt at the end, or when stopped), its wait counted.
+  std::optional<Frame> next_decoded() {
+    const auto wait_start = Clock::now();
+    std::optional<Frame> frame = decoded_.pop();
+    times_.process_wait += seconds_since(wait_start);
+    return frame;
   }
 
   // Measures the chosen profile on the first frames as they are decoded (detect/refine.h) and
@@ -533,9 +536,7 @@ class RemovePipeline {
     size_t bytes = 0;
     bool more = true;
     while (more && bytes < budget) {
-      auto wait_start = Clock::now();
-      std::optional<Frame> frame = decoded_.pop();
-      times_.process_wait += seconds_since(wait_start);
+      std::optional<Frame> frame = next_decoded();
       if (!frame) break;
       {
         ScopedTimer t(times_.measure);
