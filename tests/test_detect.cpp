@@ -457,16 +457,22 @@ double mean_psnr_where_marked(const MediaSpec& spec, const std::vector<DecodedFr
   }
   return n ? sum / n : 0.0;
 }
-}  // namespace
-
-TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
-  std::string dir = temp_dir("deblend_truth");
+// The synthetic mark's clip (`frames` long) and the same clip without it, written to
+// dir/marked.mp4 and dir/clean.mp4; returns the marked clip's spec.
+MediaSpec write_marked_and_clean(const std::string& dir, int frames) {
   MediaSpec marked = synthetic_spec();
-  marked.frames = 60;
+  marked.frames = frames;
   MediaSpec clean = marked;
   clean.overlay_alpha.clear();
   write_media(dir + "/marked.mp4", marked);
   write_media(dir + "/clean.mp4", clean);
+  return marked;
+}
+}  // namespace
+
+TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
+  std::string dir = temp_dir("deblend_truth");
+  const MediaSpec marked = write_marked_and_clean(dir, 60);
   save_profile(true_profile(marked), dir + "/truth.json");
 
   auto run = [&](const std::string& remover) {
@@ -558,12 +564,7 @@ TEST(Refine, AutoUndoesAMeasuredMarkAndPaintsAnUnmeasuredOne) {
   // The full auto path on a coarse profile: measured on the video when asked (--refine on) and
   // undone where the pairs say undoing wins; used as it is (a named file), it is painted instead.
   std::string dir = temp_dir("refine_auto");
-  MediaSpec marked = synthetic_spec();
-  marked.frames = 90;
-  MediaSpec clean = marked;
-  clean.overlay_alpha.clear();
-  write_media(dir + "/marked.mp4", marked);
-  write_media(dir + "/clean.mp4", clean);
+  const MediaSpec marked = write_marked_and_clean(dir, 90);
   Profile coarse = true_profile(marked);
   coarse.alpha = cv::min(coarse.alpha * 1.25, 1.0);
   save_profile(coarse, dir + "/coarse.json");
