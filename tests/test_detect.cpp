@@ -560,6 +560,24 @@ TEST(Refine, AStaticMarkKeepsItsProfile) {
   EXPECT_NE(report.summary.find("did not jump"), std::string::npos) << report.summary;
 }
 
+TEST(Refine, AMarkMissingForAFrameAtTheSameSpotIsNoJump) {
+  // A faint static mark the detector misses for a frame looks like a departure and an arrival at
+  // the same spot; pairing those frames (both may carry the mark) measured a faint handle as
+  // nearly absent, and the profile then found nothing. A frame without the mark followed by the
+  // mark at the same spot is no jump: nothing is paired, and the coarse profile is kept.
+  std::string dir = temp_dir("refine_blink");
+  MediaSpec spec = synthetic_spec();
+  spec.frames = 80;
+  spec.overlay_places = {{20, 20}};
+  spec.overlay_period = 15;
+  spec.overlay_gap = 1;
+  write_media(dir + "/blink.mp4", spec);
+  RefineReport report;
+  EXPECT_FALSE(refine_profile(true_profile(spec), dir + "/blink.mp4", spec.width, spec.height, {}, &report));
+  EXPECT_EQ(report.jump_pairs, 0) << report.summary;
+  EXPECT_NE(report.summary.find("did not jump"), std::string::npos) << report.summary;
+}
+
 TEST(Refine, AutoUndoesAMeasuredMarkAndPaintsAnUnmeasuredOne) {
   // The full auto path on a coarse profile: measured on the video when asked (--refine on) and
   // undone where the pairs say undoing wins; used as it is (a named file), it is painted instead.

@@ -33,6 +33,8 @@ namespace {
 constexpr int kRing = 8;              // frames kept to look back from an arrival
 constexpr double kClear = 0.25;       // template correlation below which a spot is clear of the mark
 constexpr double kHuber = 6.0;        // 8-bit levels
+constexpr int kConfirm = 3;           // frames a spot must stay free of the mark after it leaves
+constexpr double kPairSignature = 0.3;  // correlation of a pair's difference with the mark's template
 constexpr double kUndoLimit = 0.6;    // the remover inpaints at or above this alpha anyway
 
 // A frame's planes, 8-bit, chroma at its own resolution. 8-bit planes are viewed in place, the
@@ -187,8 +189,24 @@ struct ProfileMeasurer::State {
     cv::Rect box(grown.x + gx, grown.y + gy, templ.cols, templ.rows);
     return best_match(p.y(box), templ).score < kClear;
   }
+  // A pair counts only when the difference between its two crops is the mark's own pattern: a
+  // spot that only seemed clear (a faint mark the detector missed for a frame, which is no jump)
+  // differs by noise, and such a pair would measure the mark as absent.
   void pair_with(const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
-    pairs.push_back({obs, aligned_crop(clear, obs, grown, band_x, band_y)});
+    cv::Mat bg = aligned_crop(clear, obs, grown, band_x, band_y);
+    const cv::Rect box(gx, gy, templ.cols, templ.rows);
+    cv::Mat oy, by, difference;
+    cv::extractChannel(obs(box), oy, 0);
+    cv::extractChannel(bg(box), by, 0);
+    cv::subtract(oy, by, difference, cv::noArray(), CV_32F);
+    const double signature = best_match(difference, templ).score;
+    log_for("detect")->debug("refine: pair at ({}, {}): the difference matches the mark at {:.2f}", grown.x + gx,
+                             grown.y + gy, signature);
+    if (signature < kPairSignature) {
+      ++rep.pairs_rejected;
+      return;
+    }
+    pairs.push_back({obs, std::move(bg)});
   }
   void observe(const Frame& f);
   std::optional<Profile> finish(const std::string& source);
@@ -207,7 +225,15 @@ struct ProfileMeasurer::State {
 
   std::vector<Observation> pairs;
   std::deque<std::pair<std::optional<cv::Rect>, Planes>> ring;  // the last frames, newest last
-  struct Departure { cv::Rect grown; std::vector<cv::Mat> obs; int waited = 0; };
+  struct Departure {
+    cv::Rect grown;
+    std::vector<cv::Mat> obs;
+    std::optional<Planes> clear;  // the first frame that showed the spot clear
+    int waited = 0, confirmed = 0;
+  };
+  void pair_departure(const Departure& d) {
+    for (const cv::Mat& o : d.obs) pair_with(o, *d.clear, d.grown);
+  }
   std::vector<Departure> departures;
   struct Arrival { cv::Rect grown; Planes clear; int left = 0; };
   std::optional<Arrival> arrival;
@@ -227,18 +253,24 @@ void ProfileMeasurer::State::observe(const Frame& f) {
   Planes planes = view_planes(f);
   auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
 
-  // Departures: the first clear frame after the mark left a spot.
+  // Departures: the first clear frame after the mark left a spot, paired once the spot has stayed
+  // free of it for kConfirm frames more (a mark missed for a frame or two comes back: no jump).
   for (auto it = departures.begin(); it != departures.end();) {
-    if (!overlaps(it->grown) && clear_at(planes, it->grown)) {
-      for (const cv::Mat& o : it->obs) pair_with(o, planes, it->grown);
+    if (overlaps(it->grown)) {
       it = departures.erase(it);
-    } else if (++it->waited >= opt.pair_reach) {
+    } else if (!it->clear) {
+      if (clear_at(planes, it->grown)) it->clear = planes;
+      else if (++it->waited >= opt.pair_reach) it = departures.erase(it);
+      else ++it;
+      continue;
+    } else if (++it->confirmed >= kConfirm) {
+      pair_departure(*it);
       it = departures.erase(it);
     } else {
       ++it;
     }
   }
-  if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}, 0});
+  if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}});
   if (!grown || !last || *grown != *last) last_obs.clear();
 
   if (grown) {
@@ -246,7 +278,13 @@ void ProfileMeasurer::State::observe(const Frame& f) {
     cv::Mat obs = crop_yuv(planes, *grown);
     centres.emplace_back((grown->x + grown->width / 2.0) / width, (grown->y + grown->height / 2.0) / height);
     // Arrival: the nearest earlier frame where the spot was clear.
-    if (!last || (*last & *grown).area() == 0) {
+    // Only where the ring saw no mark there: the same spot marked a few frames ago is a mark
+    // missed for a while, not one arriving.
+    const bool arrived = !last || (*last & *grown).area() == 0;
+    const bool seen_there = std::any_of(ring.begin(), ring.end(), [&](const auto& r) {
+      return r.first && (*r.first & *grown).area() > 0;
+    });
+    if (arrived && !seen_there) {
       int looked = 0;
       for (auto it = ring.rbegin(); it != ring.rend() && looked < opt.pair_reach + kRing / 2; ++it, ++looked) {
         const bool marked_there = it->first && (*it->first & *grown).area() > 0;
@@ -270,6 +308,10 @@ void ProfileMeasurer::State::observe(const Frame& f) {
 std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source) {
   auto log = log_for("detect");
 
+  // Departures near the last frame seen: the frames ran out, not the jump's confirmation.
+  for (const Departure& d : departures)
+    if (d.clear) pair_departure(d);
+  departures.clear();
   rep.jump_pairs = int(pairs.size());
   if (rep.frames_with_mark < 8) {
     rep.summary = "the mark was found in " + std::to_string(rep.frames_with_mark) + " of " +
@@ -279,8 +321,9 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   if (rep.jump_pairs < opt.min_pairs) {
     // Filled-in guesses alone, over the grown box, measure texture as much as the mark: a
     // profile learned from many frames is the better estimate.
-    rep.summary = "the mark did not jump (" + std::to_string(rep.jump_pairs) +
-                  " frame pairs): nothing showed the background under it";
+    rep.summary = "the mark did not jump (" + std::to_string(rep.jump_pairs) + " frame pairs" +
+                  (rep.pairs_rejected ? ", " + std::to_string(rep.pairs_rejected) + " more that did not show it" : "") +
+                  "): nothing showed the background under it";
     return std::nullopt;
   }
   const size_t n = pairs.size();
@@ -402,9 +445,9 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
     if (!near) out.places.push_back(at);
   }
   char line[320];
-  std::snprintf(line, sizeof line, "%dx%d at %dx%d from %d frames with the mark (%d jump pairs), colour Y %.0f U %.0f V %.0f; "
+  std::snprintf(line, sizeof line, "%dx%d at %dx%d from %d frames with the mark (%d jump pairs, %d rejected), colour Y %.0f U %.0f V %.0f; "
                 "undone at %.0f%% of its translucent pixels (on the pairs: undo rms %.1f, inpaint rms %.1f)",
-                out.width(), out.height(), width, height, rep.frames_with_mark, rep.jump_pairs,
+                out.width(), out.height(), width, height, rep.frames_with_mark, rep.jump_pairs, rep.pairs_rejected,
                 double(colour[0]), double(colour[1]), double(colour[2]), undo_share * 100,
                 std::sqrt(sum_undo / std::max(1.0, double(translucent) * double(n))),
                 std::sqrt(sum_paint / std::max(1.0, double(translucent) * double(n))));

@@ -33,6 +33,7 @@ struct RefineReport {
   int frames_read = 0;
   int frames_with_mark = 0;
   int jump_pairs = 0;        // arrivals and departures that showed the spot without the mark
+  int pairs_rejected = 0;    // pairs whose frames differed by something other than the mark
   std::string summary;       // one line for the log
 };
 
