@@ -219,6 +219,8 @@ double ssim_luma(const cv::Mat& a_bgr, const cv::Mat& b_bgr) {
 struct Score {
   double wm_psnr = 0, wm_p10 = 0, wm_ssim = 0, keep_psnr = 0, flicker = 0;
   int frames = 0;
+  struct Place { cv::Point at; double psnr_sum = 0; int frames = 0; };
+  std::vector<Place> places;  // wm_psnr per place the mark takes (a moving mark's weak spot)
 };
 
 Score score(const std::vector<cv::Mat>& out, const std::vector<cv::Mat>& input,
@@ -243,6 +245,10 @@ Score score(const std::vector<cv::Mat>& out, const std::vector<cv::Mat>& input,
     if (!b) continue;
     const cv::Rect r = scored_box(*b);
     psnrs.push_back(psnr_from_mse(mse(out[i](r), clean[i](r))));
+    auto place = std::find_if(s.places.begin(), s.places.end(), [&](const Score::Place& p) { return p.at == b->tl(); });
+    if (place == s.places.end()) place = s.places.insert(s.places.end(), Score::Place{b->tl()});
+    place->psnr_sum += psnrs.back();
+    ++place->frames;
     ssim_sum += ssim_luma(out[i](r), clean[i](r));
     if (i > 0 && mark.box_at(i - 1) == b) {
       flicker_out += cv::norm(out[i](r), out[i - 1](r), cv::NORM_L1);
@@ -310,6 +316,11 @@ std::string delogo_filter(const MarkDesign& mark, int frames, int width, int hei
 void print_row(const std::string& method, const Score& s, int expected_frames) {
   std::printf("  %-22s %7.2f %7.2f %8.4f %9.2f %8.2f  %d%s\n", method.c_str(), s.wm_psnr, s.wm_p10, s.wm_ssim,
               s.keep_psnr, s.flicker, s.frames, s.frames == expected_frames ? "" : " (WRONG)");
+  if (s.places.size() < 2) return;
+  std::printf("  %-22s", "  by place (x,y: dB)");
+  for (const Score::Place& p : s.places)
+    std::printf("  %d,%d: %.2f", p.at.x, p.at.y, p.psnr_sum / std::max(1, p.frames));
+  std::printf("\n");
 }
 
 }  // namespace

@@ -504,6 +504,33 @@ TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
   EXPECT_GT(mark_deblend, mark_inpaint);
 }
 
+TEST(Temporal, FillsAJumpingMarkFromTheFramesThatSawTheSpot) {
+  // End to end on an encoded clip whose content moves (not rigidly): the frames around each jump
+  // saw the spot, and the pipeline hands the remover long segments so it can look that far.
+  std::string dir = temp_dir("temporal_truth");
+  const MediaSpec marked = write_marked_and_clean(dir, 90);
+  save_profile(true_profile(marked), dir + "/truth.json");
+  auto run = [&](const std::string& remover) {
+    RemoveJob job;
+    job.input = dir + "/marked.mp4";
+    job.output = dir + "/out_" + remover + ".mp4";
+    job.detection.mode = "profile:" + dir + "/truth.json";
+    job.remover = remover;
+    job.encoder.crf = 10;
+    RunReport r = run_remove(job);
+    EXPECT_EQ(r.remover.rfind(remover, 0), 0u) << r.remover;
+    return decode_video(job.output);
+  };
+  auto truth = decode_video(dir + "/clean.mp4");
+  auto temporal = run("temporal"), inpainted = run("inpaint");
+  ASSERT_EQ(temporal.size(), truth.size());
+  auto whole = [&](int x, int y) { return Box{x, y, marked.overlay_w, marked.overlay_h}; };
+  const double p_temporal = mean_psnr_where_marked(marked, temporal, truth, whole);
+  const double p_inpaint = mean_psnr_where_marked(marked, inpainted, truth, whole);
+  std::printf("whole mark, PSNR vs clean: temporal %.1f dB, inpaint %.1f dB\n", p_temporal, p_inpaint);
+  EXPECT_GT(p_temporal, p_inpaint + 1.0);  // 39.5 vs 37.6 dB here: the content is smooth, which painting suits
+}
+
 // ---- measuring a profile on the video itself (detect/refine.h) ----------------------------------
 
 namespace {
@@ -615,7 +642,9 @@ TEST(Refine, AutoUndoesAMeasuredMarkAndPaintsAnUnmeasuredOne) {
   // pixels back to within a few levels, and must differ from painting (it is not painted over).
   EXPECT_GE(p_measured, 28.0);
   EXPECT_GT(std::abs(p_measured - p_painted), 0.5);
-  EXPECT_NEAR(p_unmeasured, p_painted, 1.5);  // an unmeasured profile is painted, not undone
+  // An unmeasured profile is not undone: its footprint is filled from nearby frames where they
+  // saw it and painted elsewhere, never worse than painting it all.
+  EXPECT_GT(p_unmeasured, p_painted - 0.5);
 }
 
 TEST(Refine, ThePipelineMeasuresOnTheFramesItDecodes) {

@@ -93,3 +93,119 @@ TEST(RemoverRegistry, UnknownNameIsAUsageError) {
   }
   EXPECT_FALSE(list_removers().empty());
 }
+
+// ---- temporal fill ------------------------------------------------------------------------------
+
+namespace {
+
+// A scene of noise panning `pan` luma samples a frame (even, so chroma pans by whole samples too),
+// with an opaque white block over `box_at(k)` in frame k (none where it returns an empty box).
+struct PanningScene {
+  int width = 96, height = 64, pan = 2;
+  static int noise(int x, int y, int plane) {
+    uint32_t h = uint32_t(x) * 73856093u ^ uint32_t(y) * 19349663u ^ uint32_t(plane + 1) * 83492791u;
+    h ^= h >> 13;
+    h *= 0x5bd1e995u;
+    return int(h >> 24) % 200 + 28;
+  }
+  Frame frame(int k, const Box& mark) const {
+    Frame f;
+    f.av = make_av_frame();
+    f.av->format = AV_PIX_FMT_YUV420P;
+    f.av->width = width;
+    f.av->height = height;
+    if (av_frame_get_buffer(f.av.get(), 0) < 0) throw std::runtime_error("alloc");
+    f.index = k;
+    for (int p = 0; p < 3; ++p) {
+      PlaneView pv = f.plane(p);
+      for (int y = 0; y < pv.height; ++y)
+        for (int x = 0; x < pv.width; ++x) {
+          const int lx = x << pv.shift_x, ly = y << pv.shift_y;
+          const bool marked = mark.contains(lx, ly);
+          pv.data[y * pv.stride + x] = uint8_t(marked ? (p ? 128 : 250) : noise(x + ((k * pan) >> pv.shift_x), y, p));
+        }
+    }
+    return f;
+  }
+};
+
+// Samples of plane p of `a` and `b` that differ inside `box` (luma coordinates).
+long differing(const Frame& a, const Frame& b, const Box& box) {
+  long n = 0;
+  for (int p = 0; p < a.plane_count(); ++p) {
+    PlaneView pa = a.plane(p), pb = b.plane(p);
+    const Box r = box.subsampled(pa.shift_x, pa.shift_y).clipped(pa.width, pa.height);
+    for (int y = r.y; y < r.bottom(); ++y)
+      for (int x = r.x; x < r.right(); ++x) n += sample(pa, x, y) != sample(pb, x, y);
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(TemporalRemover, TakesWhatAJumpingMarkHidFromTheFramesThatSawIt) {
+  // An opaque mark jumping between two places every 5 frames over a panning scene: every frame's
+  // hidden samples were seen a few frames away, shifted by the pan, and come back exactly. The
+  // spatial fill, which sees only the ring around the box, cannot bring noise back.
+  PanningScene scene;
+  const Box a{14, 10, 20, 12}, b{56, 36, 22, 14};
+  auto place = [&](int k) { return (k / 5) % 2 ? b : a; };
+  for (const char* name : {"temporal", "auto", "inpaint"}) {
+    auto remover = make_remover(name, {});
+    std::vector<SegmentFrame> segment;
+    for (int k = 0; k < 20; ++k) segment.push_back({scene.frame(k, place(k)), {Mark{place(k), 1.0f}}});
+    remover->remove(segment);
+    long wrong = 0, total = 0;
+    for (int k = 0; k < 20; ++k) {
+      wrong += differing(segment[size_t(k)].frame, scene.frame(k, {}), place(k));
+      total += place(k).w * place(k).h * 3 / 2;
+      // Outside the box nothing changed.
+      Frame before = scene.frame(k, place(k));
+      EXPECT_EQ(differing(segment[size_t(k)].frame, before, {0, 0, scene.width, scene.height}),
+                differing(segment[size_t(k)].frame, before, place(k)));
+    }
+    std::printf("%s: %ld of %ld hidden samples wrong\n", name, wrong, total);
+    if (std::string(name) == "inpaint") EXPECT_GT(wrong, total / 2) << name;
+    else EXPECT_EQ(wrong, 0) << name;
+  }
+}
+
+TEST(TemporalRemover, EarlierSegmentsAreSourcesAndAChangedSceneIsNot) {
+  // Across segments: the second segment's mark sits where the first one's frames saw the scene.
+  // Then the scene under the second place changes between the segments (a new picture): those
+  // frames disagree around the box and are not used; the fill falls back to painting.
+  PanningScene scene;
+  scene.pan = 0;
+  const Box a{14, 10, 20, 12}, b{56, 36, 22, 14};
+  for (bool changed : {false, true}) {
+    auto remover = make_remover("temporal", {});
+    std::vector<SegmentFrame> first, second;
+    for (int k = 0; k < 8; ++k) first.push_back({scene.frame(k, a), {Mark{a, 1.0f}}});
+    remover->remove(first);
+    for (int k = 8; k < 16; ++k) {
+      Frame f = scene.frame(k, b);
+      if (changed) {  // another picture altogether
+        PlaneView y = f.plane(0);
+        for (int yy = 0; yy < y.height; ++yy)
+          for (int x = 0; x < y.width; ++x)
+            if (!b.contains(x, yy)) y.data[yy * y.stride + x] = uint8_t(255 - y.data[yy * y.stride + x]);
+      }
+      second.push_back({std::move(f), {Mark{b, 1.0f}}});
+    }
+    remover->remove(second);
+    long wrong = 0;
+    for (int k = 0; k < 8; ++k) wrong += differing(second[size_t(k)].frame, scene.frame(k + 8, {}), b);
+    if (!changed) {
+      EXPECT_EQ(wrong, 0);
+    } else {
+      // Painted, not copied from the old picture: the luma inside differs from the old scene.
+      long copied = 0;
+      PlaneView y = second[0].frame.plane(0);
+      Frame old = scene.frame(0, {});
+      PlaneView o = old.plane(0);
+      for (int yy = b.y; yy < b.bottom(); ++yy)
+        for (int x = b.x; x < b.right(); ++x) copied += sample(y, x, yy) == sample(o, x, yy);
+      EXPECT_LT(copied, b.w * b.h / 4);
+    }
+  }
+}

@@ -59,7 +59,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
                   "profiles; a profile file is used as it is), on, off")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "on", "off"}));
-  sub->add_option("--remove", job.remover, "Remover: auto (deblend marks whose profile was measured on the video, inpaint the rest), inpaint, deblend (reverse alpha blending with the profile)")
+  sub->add_option("--remove", job.remover, "Remover: auto (deblend marks whose profile was measured on the video, fill the rest from nearby frames, inpaint what none saw), temporal (fill from nearby frames), inpaint, deblend (reverse alpha blending with the profile)")
       ->default_val("auto")
       ->envname("UNMARK_REMOVE");
   sub->add_option("--feather", job.remover_options.feather,

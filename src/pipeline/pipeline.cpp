@@ -12,6 +12,10 @@
 
 #include <unistd.h>
 
+extern "C" {
+#include <libavutil/imgutils.h>
+}
+
 #include "core/bounded_queue.h"
 #include "core/error.h"
 #include "core/frame_pool.h"
@@ -200,7 +204,9 @@ class RemovePipeline {
     // A found mark's box is tight around what matched: give the remover a little slack for the
     // mark's anti-aliased edge and compression ringing. A user's region is taken as given.
     if (automatic && remover_options.margin < 0) remover_options.margin = 3;
+    if (remover_options.window_frames <= 0) remover_options.window_frames = window_frames(*par);
     remover_ = make_remover(job_.remover, remover_options);
+    segment_frames_ = std::max(job_.segment_frames, remover_->wanted_segment_frames());
     report_.remover = remover_->name();
     expected_frames_ = expected_output_frames();
     out_ = OutputFile::create(job_.output);
@@ -452,13 +458,13 @@ class RemovePipeline {
     std::vector<Frame> measured_on;
     if (detection_.pending) measured_on = measure_on_first_frames();
     Detector& detector = *detection_.detector;
-    SegmentAssembler assembler(job_.segment_frames, detector);
+    SegmentAssembler assembler(segment_frames_, detector, {}, /*ramp=*/remover_->wanted_segment_frames() == 0);
     std::optional<PreviewSheet> preview;
     if (!job_.preview.empty()) preview.emplace(4, expected_frames_);
     // "segment k/n", as the old worker logged it (n from the expected frame count, when known).
     int64_t segment_index = 0;
     const std::string segments =
-        expected_frames_ > 0 ? std::to_string((expected_frames_ + job_.segment_frames - 1) / job_.segment_frames) : "?";
+        expected_frames_ > 0 ? std::to_string((expected_frames_ + segment_frames_ - 1) / segment_frames_) : "?";
     auto emit = [&](std::vector<SegmentFrame> segment) {
       if (segment.empty()) return;
       for (SegmentFrame& sf : segment) {
@@ -553,6 +559,15 @@ class RemovePipeline {
     finish_measuring(detection_, job_.input);
     report_.detector = detection_.description;
     return kept;
+  }
+
+  // Frames a remover looking across time may hold: 120 (4 s at 30 fps), fewer where they would
+  // take more than the measuring may (4K: about 160 MB a second).
+  int window_frames(const AVCodecParameters& par) const {
+    const int frame_bytes = av_image_get_buffer_size(AVPixelFormat(par.format), par.width, par.height, 1);
+    if (frame_bytes <= 0) return 0;
+    const size_t budget = job_.measure_memory ? job_.measure_memory : measure_memory_budget();
+    return int(std::clamp<size_t>(budget / size_t(frame_bytes), 24, 120));
   }
 
   // Frames held while measuring: at most a quarter of the memory, and never over 2 GiB (450
@@ -706,6 +721,7 @@ class RemovePipeline {
   std::unique_ptr<VideoDecoder> decoder_;
   DetectionChoice detection_;
   std::unique_ptr<Remover> remover_;
+  int segment_frames_ = 8;  // job's, or longer where the remover wants it
   std::unique_ptr<VideoEncoder> encoder_;  // opened on the first frame, when its format is known
   std::unique_ptr<FrameScaler> scaler_;      // --scale
   std::unique_ptr<FrameRateConverter> rate_; // --fps

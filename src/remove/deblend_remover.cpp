@@ -12,6 +12,7 @@
 // frame's own pixel grid, which is what makes the undoing exact.
 #include <opencv2/imgproc.hpp>
 
+#include "core/log.h"
 #include "detect/profile.h"
 #include "remove/inpaint_kernel.h"
 #include "remove/inpaint_remover.h"
@@ -55,80 +56,133 @@ void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx
   cv::resize(kept, undo, {pb.w, pb.h}, 0, 0, cv::INTER_NEAREST);
 }
 
+// The samples the mark touches (alpha above kVisible) on one plane.
+PlaneHoles touched(const Box& pb, const cv::Mat& alpha) {
+  PlaneHoles holes{pb, std::vector<uint8_t>(size_t(pb.w) * pb.h, 0)};
+  for (int y = 0; y < pb.h; ++y)
+    for (int x = 0; x < pb.w; ++x) holes.mask[size_t(y) * pb.w + x] = alpha.at<float>(y, x) >= kVisible;
+  return holes;
+}
+
+// Undoes the blend in place where it is translucent, over the samples `holes` marks; leaves
+// marked only the samples still to fill (opaque, clipped, or where undoing loses to painting).
 template <class T>
-void deblend_plane(const PlaneView& plane, const Box& pb, const cv::Mat& alpha, const cv::Mat& color,
-                   const cv::Mat& undo) {
+void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& color, const cv::Mat& undo,
+                   PlaneHoles& holes) {
+  const Box& pb = holes.box;
   const float scale = float(1 << (plane.bit_depth - 8));
   const float max_value = float(plane.max_value());
-  std::vector<uint8_t> mask(size_t(pb.w) * pb.h, 0);
-  bool any_masked = false;
   for (int y = 0; y < pb.h; ++y) {
     T* row = reinterpret_cast<T*>(plane.data + (pb.y + y) * plane.stride) + pb.x;
     for (int x = 0; x < pb.w; ++x) {
+      uint8_t& hole = holes.mask[size_t(y) * pb.w + x];
+      if (!hole) continue;
       const float a = alpha.at<float>(y, x);
-      if (a < kVisible) continue;
       const float observed = float(row[x]);
-      if (a >= kOpaque || observed >= kClipped * max_value || (!undo.empty() && !undo.at<uint8_t>(y, x))) {
-        mask[size_t(y) * pb.w + x] = 1;
-        any_masked = true;
-        continue;
-      }
+      if (a >= kOpaque || observed >= kClipped * max_value || (!undo.empty() && !undo.at<uint8_t>(y, x))) continue;
       const float original = (observed - a * color.at<float>(y, x) * scale) / (1.f - a);
       row[x] = T(std::clamp(std::lround(original), 0L, long(max_value)));
+      hole = 0;
     }
   }
-  if (!any_masked) return;
-  if constexpr (sizeof(T) == 1)
-    inpaint_mask(plane.data, plane.stride, plane.width, plane.height, pb, mask.data(), pb.w);
-  else
-    inpaint_mask(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height,
-                 pb, mask.data(), pb.w, plane.max_value());
 }
+
+enum class Mode {
+  deblend,   // undo every profile's mark, paint the rest
+  automatic, // undo marks measured on the video, fill the rest from other frames, then paint
+  temporal,  // fill every mark from other frames, then paint; undo nothing
+};
 
 class DeblendRemover final : public Remover {
  public:
-  DeblendRemover(const RemoverOptions& options, bool measured_only)
-      : options_(options), measured_only_(measured_only) {}
-  std::string name() const override { return measured_only_ ? "auto (deblend measured marks, inpaint others)" : "deblend"; }
+  DeblendRemover(const RemoverOptions& options, Mode mode) : options_(options), mode_(mode) {
+    if (mode_ != Mode::deblend) {
+      const int window = options.window_frames > 0 ? options.window_frames : kDefaultWindow;
+      segment_frames_ = std::max(8, window * 2 / 3);
+      window_ = std::make_unique<FrameWindow>(window - segment_frames_, std::max(0, options.margin));
+    }
+  }
+  std::string name() const override {
+    switch (mode_) {
+      case Mode::deblend: return "deblend";
+      case Mode::automatic: return "auto (deblend measured marks, fill the rest from other frames, inpaint what none saw)";
+      case Mode::temporal: return "temporal (fill from other frames, inpaint what none saw)";
+    }
+    return "deblend";
+  }
+  int wanted_segment_frames() const override { return segment_frames_; }
 
   void remove(std::span<SegmentFrame> segment) override {
-    for (SegmentFrame& sf : segment) {
+    if (window_) window_->begin(segment);
+    for (size_t i = 0; i < segment.size(); ++i) {
+      SegmentFrame& sf = segment[i];
       if (sf.marks.empty()) continue;
       sf.frame.make_writable();
       for (const Mark& mark : sf.marks) {
-        const bool fits = mark.appearance && mark.box.inside(sf.frame.width(), sf.frame.height()) &&
+        const bool fits = mode_ != Mode::temporal && mark.appearance &&
+                          mark.box.inside(sf.frame.width(), sf.frame.height()) &&
                           mark.appearance->alpha.cols == mark.box.w &&
                           mark.appearance->alpha.rows == mark.box.h &&
-                          (mark.appearance->measured() || !measured_only_);
+                          (mark.appearance->measured() || mode_ == Mode::deblend);
         if (!fits) {
-          inpaint_mark(sf.frame, mark, options_);  // no profile (or cut by the frame edge, or unmeasured)
+          // No profile (or cut by the frame edge, or unmeasured): its footprint or box is filled.
+          if (window_) fill_mark(*window_, i, sf.frame, mark, options_);
+          else inpaint_mark(sf.frame, mark, options_);
           continue;
         }
+        // What other frames saw of the spot first (where they agree with this frame around it,
+        // they beat undoing, whose error grows as 1 / (1 - alpha)); then undo what is left where
+        // it is translucent; then paint.
+        std::vector<PlaneHoles> holes;
+        std::vector<cv::Mat> alphas, colors, undos;
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
           PlaneView plane = sf.frame.plane(p);
           Box pb = mark.box.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
           cv::Mat alpha, color, undo;
           plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color, undo);
-          if (plane.wide()) deblend_plane<uint16_t>(plane, pb, alpha, color, undo);
-          else deblend_plane<uint8_t>(plane, pb, alpha, color, undo);
+          holes.push_back(touched(pb, alpha));
+          alphas.push_back(alpha);
+          colors.push_back(color);
+          undos.push_back(undo);
         }
+        if (window_) window_->fill(i, mark.box, holes);
+        for (int p = 0; p < sf.frame.plane_count(); ++p) {
+          PlaneView plane = sf.frame.plane(p);
+          if (plane.wide()) deblend_plane<uint16_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
+          else deblend_plane<uint8_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
+        }
+        paint_holes(sf.frame, holes);
       }
     }
+    if (!window_) return;
+    window_->end();
+    const FrameWindow::Stats& st = window_->stats();
+    if (st.hidden > 0 && !segment.empty())
+      log_for("remove")->debug("temporal fill, frames to {}: {:.0f}% of the hidden samples so far taken from other frames",
+                               segment.back().frame.index, 100.0 * double(st.filled) / double(st.hidden));
   }
 
  private:
+  // Frames looked across (segment + history): 4 s at 30 fps, unless the pipeline's memory says less.
+  static constexpr int kDefaultWindow = 120;
   RemoverOptions options_;
-  bool measured_only_;
+  Mode mode_;
+  int segment_frames_ = 0;
+  std::unique_ptr<FrameWindow> window_;
 };
 
 }  // namespace
 
 std::unique_ptr<Remover> make_deblend_remover(const RemoverOptions& options) {
-  return std::make_unique<DeblendRemover>(options, false);
+  return std::make_unique<DeblendRemover>(options, Mode::deblend);
 }
 
 std::unique_ptr<Remover> make_auto_remover(const RemoverOptions& options) {
-  return std::make_unique<DeblendRemover>(options, true);
+  return std::make_unique<DeblendRemover>(options, Mode::automatic);
+}
+
+std::unique_ptr<Remover> make_temporal_remover(const RemoverOptions& options) {
+  return std::make_unique<DeblendRemover>(options, Mode::temporal);
 }
 
 }  // namespace unmark

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "detect/profile.h"
 #include "remove/inpaint_kernel.h"
+#include "remove/temporal_fill.h"
 
 namespace unmark {
 namespace {
@@ -32,20 +33,21 @@ namespace {
 
 // With a profile, only the mark's footprint is painted (alpha above noise, dilated for the
 // compression ringing around its edges): the background between the letters and around the logo
-// is real and stays. Returns false when the mark has no usable profile.
-bool inpaint_footprint(Frame& frame, const Mark& mark) {
+// is real and stays. Empty when the mark has no usable profile.
+std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
   if (!mark.appearance || mark.appearance->alpha.cols != mark.box.w ||
       mark.appearance->alpha.rows != mark.box.h)
-    return false;
+    return {};
   // The footprint on a canvas a little larger than the box: dilation reaches past its edge.
   constexpr int kReach = 3;
   const Box area = mark.box.grown(kReach);
-  if (!area.inside(frame.width(), frame.height())) return false;
+  if (!area.inside(frame.width(), frame.height())) return {};
   cv::Mat footprint = cv::Mat::zeros(area.h, area.w, CV_8U);
   cv::Mat core = mark.appearance->alpha > 0.02f;  // CV_8U 0/255
   core.copyTo(footprint(cv::Rect(kReach, kReach, mark.box.w, mark.box.h)));
   cv::dilate(footprint, footprint,
              cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kReach - 1, 2 * kReach - 1}));
+  std::vector<PlaneHoles> holes;
   for (int p = 0; p < frame.plane_count(); ++p) {
     PlaneView plane = frame.plane(p);
     Box pb = area.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
@@ -61,19 +63,44 @@ bool inpaint_footprint(Frame& frame, const Mark& mark) {
     } else {
       mask = footprint;
     }
-    if (plane.wide())
-      inpaint_mask(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height,
-                   pb, mask.data, ptrdiff_t(mask.step), plane.max_value());
-    else
-      inpaint_mask(plane.data, plane.stride, plane.width, plane.height, pb, mask.data, ptrdiff_t(mask.step));
+    PlaneHoles h{pb, std::vector<uint8_t>(size_t(pb.w) * pb.h)};
+    for (int y = 0; y < pb.h; ++y) std::copy_n(mask.ptr<uint8_t>(y), pb.w, h.mask.begin() + long(y) * pb.w);
+    holes.push_back(std::move(h));
   }
-  return true;
+  return holes;
+}
+
+// The whole box (grown by the margin), on every plane.
+std::vector<PlaneHoles> box_holes(const Frame& frame, const Box& grown) {
+  std::vector<PlaneHoles> holes;
+  for (int p = 0; p < frame.plane_count(); ++p) {
+    PlaneView plane = frame.plane(p);
+    Box pb = grown.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
+    holes.push_back({pb, std::vector<uint8_t>(size_t(pb.w) * pb.h, 1)});
+  }
+  return holes;
 }
 
 }  // namespace
 
+void paint_holes(Frame& frame, const std::vector<PlaneHoles>& holes) {
+  for (size_t p = 0; p < holes.size(); ++p) {
+    const PlaneHoles& h = holes[p];
+    if (h.box.empty() || h.count() == 0) continue;
+    PlaneView plane = frame.plane(int(p));
+    if (plane.wide())
+      inpaint_mask(reinterpret_cast<uint16_t*>(plane.data), plane.stride, plane.width, plane.height, h.box,
+                   h.mask.data(), h.box.w, plane.max_value());
+    else
+      inpaint_mask(plane.data, plane.stride, plane.width, plane.height, h.box, h.mask.data(), h.box.w);
+  }
+}
+
 void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options) {
-  if (inpaint_footprint(frame, mark)) return;
+  if (std::vector<PlaneHoles> holes = footprint_holes(frame, mark); !holes.empty()) {
+    paint_holes(frame, holes);
+    return;
+  }
   const Box grown = mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
   for (int p = 0; p < frame.plane_count(); ++p) {
     PlaneView plane = frame.plane(p);
@@ -85,6 +112,20 @@ void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options)
     else
       inpaint_box(plane.data, plane.stride, plane.width, plane.height, box, feather);
   }
+}
+
+void fill_mark(FrameWindow& window, size_t at, Frame& frame, const Mark& mark, const RemoverOptions& options) {
+  std::vector<PlaneHoles> holes = footprint_holes(frame, mark);
+  const bool footprint = !holes.empty();
+  const Box area = footprint ? mark.box.grown(3)
+                             : mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
+  if (!footprint) holes = box_holes(frame, area);
+  // Nothing seen elsewhere: the plain spatial fill (feathered at a box's edge).
+  if (window.fill(at, area, holes) == 0 && !footprint) {
+    inpaint_mark(frame, mark, options);
+    return;
+  }
+  paint_holes(frame, holes);
 }
 
 std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options) {

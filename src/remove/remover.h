@@ -22,11 +22,17 @@ class Remover {
   // frames with marks writable first (from a buffer pool); a remover still makes sure, so it never
   // writes into a buffer the decoder shares. Frames without marks are left untouched.
   virtual void remove(std::span<SegmentFrame> segment) = 0;
+  // Segment length the remover wants (0: any): one that looks across frames asks for a long one,
+  // whole from the first frame, so a frame near a segment's start still has frames after it.
+  virtual int wanted_segment_frames() const { return 0; }
 };
 
 struct RemoverOptions {
   int feather = 2;  // luma pixels inside the box edge over which the fill blends into the original
   int margin = -1;  // pixels added around each box (clipped to the frame); < 0: the caller's default
+  // Frames a remover that looks across time may hold at once, its segment and the frames before
+  // it (0: its default). The pipeline lowers it where frames are large (memory).
+  int window_frames = 0;
 };
 
 struct RemoverInfo {

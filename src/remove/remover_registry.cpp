@@ -18,6 +18,9 @@ const std::vector<Entry>& entries() {
       {{"deblend", "reverse alpha blending where a profile gives the mark's alpha, inpainting where "
                    "it is nearly opaque (and for marks without a profile)"},
        make_deblend_remover},
+      {{"temporal", "fills each mark's footprint (or box) from nearby frames that saw the spot, aligned "
+                    "for motion and checked against the frame; inpaints what no frame saw"},
+       make_temporal_remover},
       {{"outline", "draws each box instead of removing it (for checking detection by eye)"},
        make_outline_remover},
   };
@@ -34,7 +37,8 @@ std::vector<RemoverInfo> list_removers() {
 
 std::unique_ptr<Remover> make_remover(const std::string& name, const RemoverOptions& options) {
   // auto deblends where the profile was measured on the video (exact: 48 dB under a synthetic mark
-  // of known alpha) and inpaints elsewhere: a profile learned elsewhere leaves a ghost when undone.
+  // of known alpha) and fills the rest from other frames, inpainting what none saw: a profile
+  // learned elsewhere leaves a ghost when undone.
   if (name == "auto") return make_auto_remover(options);
   const std::string& wanted = name;
   for (const Entry& e : entries())

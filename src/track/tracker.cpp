@@ -64,7 +64,7 @@ void Tracker::track(std::span<SegmentFrame> seg, Detector& detector, int emit) {
     int gap = runs[r + 1].first - runs[r].last - 1;
     if (gap <= 0 || gap > opt_.max_gap || !same_place(before.box, after.box)) continue;
     for (int i = runs[r].last + 1; i < runs[r + 1].first; ++i)
-      seg[size_t(i)].marks = {Mark{before.box, 0.5f * std::min(before.confidence, after.confidence)}};
+      seg[size_t(i)].marks = {Mark{before.box, 0.5f * std::min(before.confidence, after.confidence), before.appearance}};
     runs[r + 1].first = runs[r].first;
     runs[r].last = -1;  // merged into the next
   }

@@ -39,8 +39,10 @@ class Tracker {
 // and gaps that cross a segment boundary are handled as within one. Frames come out in order.
 class SegmentAssembler {
  public:
-  SegmentAssembler(int segment_frames, Detector& detector, const TrackerOptions& options = {})
-      : segment_(segment_frames), detector_(detector), tracker_(options) {}
+  // Without `ramp`, every segment is segment_frames long, the first too.
+  SegmentAssembler(int segment_frames, Detector& detector, const TrackerOptions& options = {}, bool ramp = true)
+      : segment_(segment_frames), next_segment_(ramp ? std::min(4, segment_frames) : segment_frames),
+        detector_(detector), tracker_(options) {}
   // Adds a frame (marks already detected). Returns a tracked segment when one is ready, else empty.
   // The first segments are short (4, 8, 16 frames, then segment_frames), so the encoder gets its
   // first frames after a few decoded frames rather than a whole segment's worth.
@@ -52,7 +54,7 @@ class SegmentAssembler {
   int lookahead() const { return tracker_.options().max_gap + 2; }
   std::vector<SegmentFrame> take(int count);
   int segment_;
-  int next_segment_ = 4;  // grows to segment_
+  int next_segment_;  // grows to segment_
   Detector& detector_;
   Tracker tracker_;
   std::vector<SegmentFrame> held_;

@@ -1,0 +1,293 @@
+// Temporal fill (see temporal_fill.h).
+//
+// For a frame's holes, the frames of the window are tried nearest in time first. Each is aligned
+// to the frame on what the frame shows around (and inside) the mark's area: the samples outside
+// the holes, within kRing of the area, which includes what reverse alpha blending recovered under
+// a translucent mark. A shift of zero is tried first (a camera that holds still: the usual case,
+// and cheap); a few sources also get a search over +-kSearch luma samples (a camera or a subject
+// that moves). A source is used only where it agrees with the frame there to within kAgree levels
+// on average: a scene that changed under the area (a hand passing) fails, and the next frame is
+// tried. Its samples fill what its own marks do not hide, raised or lowered by the mean difference
+// around the area (light that changed between the two). What no source saw is left for spatial
+// inpainting. Everything is done on the area's crop; no frame is converted.
+#include "remove/temporal_fill.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+namespace unmark {
+
+int PlaneHoles::count() const {
+  return int(std::count_if(mask.begin(), mask.end(), [](uint8_t m) { return m != 0; }));
+}
+
+namespace {
+
+constexpr int kRing = 10;            // luma samples around the area that align a source
+constexpr int kSearch = 12;          // motion searched within +-kSearch luma samples
+constexpr double kAgree = 5.0;       // mean |difference| (8-bit levels) for a source to be used
+constexpr double kMinShown = 0.5;    // share of the aligning samples a source must show
+constexpr int kMaxSearched = 6;      // sources given the full motion search, per mark
+constexpr int kMaxTried = 64;        // sources looked at, per mark
+constexpr int kSpare = 2;            // a source's own marks are avoided with this much to spare
+
+struct Source {
+  const Frame* frame;
+  const std::vector<Box>* covered;  // luma areas its marks hide
+  int64_t index;
+};
+
+bool hidden(const std::vector<Box>& covered, int x, int y) {
+  for (const Box& b : covered)
+    if (b.contains(x, y)) return true;
+  return false;
+}
+
+int get(const PlaneView& p, int x, int y) {
+  if (p.wide()) return reinterpret_cast<const uint16_t*>(p.data + y * p.stride)[x];
+  return p.data[y * p.stride + x];
+}
+
+void put(const PlaneView& p, int x, int y, int v) {
+  v = std::clamp(v, 0, p.max_value());
+  if (p.wide()) reinterpret_cast<uint16_t*>(p.data + y * p.stride)[x] = uint16_t(v);
+  else p.data[y * p.stride + x] = uint8_t(v);
+}
+
+struct Known {
+  int x, y;  // luma
+};
+
+struct Agreement {
+  double mean = 1e9;  // mean |difference|, 8-bit levels
+  size_t shown = 0;   // aligning samples the source shows
+};
+
+// How well `src` shifted by (dx, dy) matches the frame on `known` (every `step`-th one).
+Agreement agreement(const PlaneView& fy, const PlaneView& gy, const std::vector<Known>& known, const Source& src,
+                    int dx, int dy, size_t step) {
+  Agreement a;
+  double sum = 0;
+  for (size_t i = 0; i < known.size(); i += step) {
+    const int x = known[i].x + dx, y = known[i].y + dy;
+    if (x < 0 || y < 0 || x >= gy.width || y >= gy.height || hidden(*src.covered, x, y)) continue;
+    sum += std::abs(get(fy, known[i].x, known[i].y) - get(gy, x, y));
+    ++a.shown;
+  }
+  if (a.shown) a.mean = sum / double(a.shown) / double(1 << (fy.bit_depth - 8));
+  return a;
+}
+
+// True when `src` shifted by (dx, dy) matches the frame within kAgree on average over the luma
+// holes it shows (every other sample each way).
+bool shows_the_same(const PlaneView& fy, const PlaneView& gy, const PlaneHoles& luma, const Source& src, int dx,
+                    int dy) {
+  double sum = 0;
+  size_t n = 0;
+  for (int y = 0; y < luma.box.h; y += 2)
+    for (int x = 0; x < luma.box.w; x += 2) {
+      if (!luma.mask[size_t(y) * luma.box.w + x]) continue;
+      const int fx = luma.box.x + x, fyy = luma.box.y + y, gx = fx + dx, gyy = fyy + dy;
+      if (gx < 0 || gyy < 0 || gx >= gy.width || gyy >= gy.height || hidden(*src.covered, gx, gyy)) continue;
+      sum += std::abs(get(fy, fx, fyy) - get(gy, gx, gyy));
+      ++n;
+    }
+  return n > 0 && sum / double(n) / double(1 << (fy.bit_depth - 8)) < kAgree;
+}
+
+}  // namespace
+
+struct FrameWindow::Held {
+  Frame frame;
+  std::vector<Box> covered;
+};
+
+FrameWindow::FrameWindow(int history_frames, int margin)
+    : history_frames_(std::max(0, history_frames)), margin_(std::max(0, margin)) {}
+
+FrameWindow::~FrameWindow() = default;
+
+namespace {
+std::vector<Box> covered_by(const std::vector<Mark>& marks, int margin) {
+  std::vector<Box> out;
+  for (const Mark& m : marks) out.push_back(m.box.grown(margin + kSpare));
+  return out;
+}
+}  // namespace
+
+void FrameWindow::begin(std::span<SegmentFrame> segment) { segment_ = segment; }
+
+void FrameWindow::end() {
+  if (history_frames_ > 0) {
+    for (SegmentFrame& sf : segment_) {
+      Held h;
+      h.frame.av.reset(av_frame_clone(sf.frame.av.get()));
+      if (!h.frame.av) throw std::bad_alloc();
+      h.frame.index = sf.frame.index;
+      h.covered = covered_by(sf.marks, margin_);
+      history_.push_back(std::move(h));
+    }
+    if (int(history_.size()) > history_frames_)
+      history_.erase(history_.begin(), history_.end() - history_frames_);
+  }
+  segment_ = {};
+}
+
+int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes) {
+  SegmentFrame& target = segment_[at];
+  const Frame& f = target.frame;
+  if (holes.empty() || int(holes.size()) > f.plane_count()) return 0;
+  const PlaneView fy = f.plane(0);
+
+  // Where the holes are, in luma samples.
+  Box unknown_extent;
+  bool any = false;
+  int x0 = fy.width, y0 = fy.height, x1 = 0, y1 = 0;
+  for (size_t p = 0; p < holes.size(); ++p) {
+    const PlaneView pv = f.plane(int(p));
+    const PlaneHoles& h = holes[p];
+    for (int y = 0; y < h.box.h; ++y)
+      for (int x = 0; x < h.box.w; ++x) {
+        if (!h.mask[size_t(y) * h.box.w + x]) continue;
+        any = true;
+        x0 = std::min(x0, (h.box.x + x) << pv.shift_x);
+        y0 = std::min(y0, (h.box.y + y) << pv.shift_y);
+        x1 = std::max(x1, (h.box.x + x + 1) << pv.shift_x);
+        y1 = std::max(y1, (h.box.y + y + 1) << pv.shift_y);
+      }
+  }
+  if (!any) return 0;
+  unknown_extent = Box{x0, y0, x1 - x0, y1 - y0};
+  stats_.hidden += holes[0].count();
+
+  // The samples that align a source: around and inside the area, outside the holes and outside
+  // the frame's other marks, every other one each way.
+  std::vector<Box> others;
+  for (const Mark& m : target.marks) {
+    const Box a = m.box.grown(margin_ + kSpare);
+    if (!a.contains(area.x + area.w / 2, area.y + area.h / 2)) others.push_back(a);
+  }
+  auto unknown_at = [&](size_t p, int x, int y) {
+    const PlaneHoles& h = holes[p];
+    return h.box.contains(x, y) && h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
+  };
+  auto luma_unknown = [&](int x, int y) { return unknown_at(0, x, y); };
+  const Box ring = area.grown(kRing).clipped(fy.width, fy.height);
+  std::vector<Known> known;
+  for (int y = ring.y; y < ring.bottom(); y += 2)
+    for (int x = ring.x; x < ring.right(); x += 2)
+      if (!luma_unknown(x, y) && !hidden(others, x, y)) known.push_back({x, y});
+  if (known.size() < 16) return 0;  // nothing around to align with (a mark over most of the frame)
+
+  // The other frames of the window, nearest in time first.
+  std::vector<std::vector<Box>> segment_covered;
+  segment_covered.reserve(segment_.size());
+  for (const SegmentFrame& sf : segment_) segment_covered.push_back(covered_by(sf.marks, margin_));
+  std::vector<Source> sources;
+  for (const Held& h : history_) sources.push_back({&h.frame, &h.covered, h.frame.index});
+  for (size_t i = 0; i < segment_.size(); ++i)
+    if (i != at) sources.push_back({&segment_[i].frame, &segment_covered[i], segment_[i].frame.index});
+  const int64_t now = f.index;
+  std::stable_sort(sources.begin(), sources.end(), [&](const Source& a, const Source& b) {
+    return std::llabs(a.index - now) < std::llabs(b.index - now);
+  });
+
+  // A source whose own mark hides all of the holes where they are shows nothing of them at the
+  // shifts that matter (motion much smaller than the mark): skipped before any work.
+  const Box reach = unknown_extent;
+  int searched = 0, tried = 0, filled_luma = 0;
+  for (const Source& src : sources) {
+    if (tried >= kMaxTried) break;
+    if (src.frame->width() != f.width() || src.frame->height() != f.height() ||
+        src.frame->av->format != f.av->format)
+      continue;
+    if (std::any_of(src.covered->begin(), src.covered->end(), [&](const Box& b) {
+          return b.x <= reach.x && b.y <= reach.y && b.right() >= reach.right() && b.bottom() >= reach.bottom();
+        }))
+      continue;
+    ++tried;
+    const PlaneView gy = src.frame->plane(0);
+    const size_t needed = size_t(double(known.size()) * kMinShown);
+    int dx = 0, dy = 0;
+    Agreement best = agreement(fy, gy, known, src, 0, 0, 1);
+    if (best.shown < needed) best.mean = 1e9;
+    if (best.mean > kAgree) {
+      if (searched >= kMaxSearched) continue;
+      ++searched;
+      // Coarse to fine: every 2nd shift on every 4th aligning sample, then the shifts around the
+      // best on every other one; the winner is scored on all of them.
+      auto search = [&](int cx, int cy, int radius, int stride, size_t step) {
+        double best_mean = 1e9;
+        int bx = cx, by = cy;
+        for (int sy = cy - radius; sy <= cy + radius; sy += stride)
+          for (int sx = cx - radius; sx <= cx + radius; sx += stride) {
+            if (std::abs(sx) > kSearch || std::abs(sy) > kSearch) continue;
+            Agreement a = agreement(fy, gy, known, src, sx, sy, step);
+            if (a.shown * step < needed) continue;
+            const double penalised = a.mean * (1.0 + 0.01 * (std::abs(sx) + std::abs(sy)));  // ties: less motion
+            if (penalised < best_mean) {
+              best_mean = penalised;
+              bx = sx;
+              by = sy;
+            }
+          }
+        dx = bx;
+        dy = by;
+      };
+      search(0, 0, kSearch, 2, 4);
+      search(dx, dy, 1, 1, 2);
+      best = agreement(fy, gy, known, src, dx, dy, 1);
+      if (best.shown < needed || best.mean > kAgree) continue;
+    }
+
+    // A source that shows what the frame shows in the holes shows the mark too (one the detector
+    // missed there, or a region the user's time range left out): not a view of what is under it.
+    if (shows_the_same(fy, gy, holes[0], src, dx, dy)) continue;
+
+    // Take what it shows, plane by plane, with the light's offset measured around the area.
+    bool left = false;
+    for (size_t p = 0; p < holes.size(); ++p) {
+      const PlaneView fp = f.plane(int(p)), gp = src.frame->plane(int(p));
+      const int sx = fp.shift_x, sy = fp.shift_y;
+      const int pdx = int(std::lround(double(dx) / (1 << sx))), pdy = int(std::lround(double(dy) / (1 << sy)));
+      double diff = 0;
+      size_t n = 0;
+      for (const Known& k : known) {
+        const int lx = k.x + dx, ly = k.y + dy;
+        if (lx < 0 || ly < 0 || lx >= fy.width || ly >= fy.height || hidden(*src.covered, lx, ly)) continue;
+        if (p > 0 && unknown_at(p, k.x >> sx, k.y >> sy)) continue;
+        const int qx = (k.x >> sx) + pdx, qy = (k.y >> sy) + pdy;
+        if (qx < 0 || qy < 0 || qx >= gp.width || qy >= gp.height) continue;
+        diff += get(fp, k.x >> sx, k.y >> sy) - get(gp, qx, qy);
+        ++n;
+      }
+      const int offset = n ? int(std::lround(diff / double(n))) : 0;
+      PlaneHoles& h = holes[p];
+      for (int y = 0; y < h.box.h; ++y)
+        for (int x = 0; x < h.box.w; ++x) {
+          uint8_t& m = h.mask[size_t(y) * h.box.w + x];
+          if (!m) continue;
+          const int fx = h.box.x + x, fyy = h.box.y + y;
+          // The luma samples this one covers, where the source shows them.
+          const int lx = (fx << sx) + dx, ly = (fyy << sy) + dy;
+          const int lx_end = lx + (1 << sx) - 1, ly_end = ly + (1 << sy) - 1;
+          const int qx = fx + pdx, qy = fyy + pdy;
+          if (lx < 0 || ly < 0 || lx_end >= fy.width || ly_end >= fy.height || qx < 0 || qy < 0 ||
+              qx >= gp.width || qy >= gp.height || hidden(*src.covered, lx, ly) ||
+              hidden(*src.covered, lx_end, ly_end)) {
+            left = true;
+            continue;
+          }
+          put(fp, fx, fyy, get(gp, qx, qy) + offset);
+          m = 0;
+          if (p == 0) ++filled_luma;
+        }
+    }
+    if (!left) break;
+  }
+  stats_.filled += filled_luma;
+  return filled_luma;
+}
+
+}  // namespace unmark
