@@ -468,26 +468,28 @@ MediaSpec write_marked_and_clean(const std::string& dir, int frames) {
   write_media(dir + "/clean.mp4", clean);
   return marked;
 }
+
+// Removes the mark from dir/marked.mp4 with `remover`, told the true profile (dir/truth.json);
+// the decoded output.
+std::vector<DecodedFrame> remove_with_truth(const std::string& dir, const std::string& remover) {
+  RemoveJob job;
+  job.input = dir + "/marked.mp4";
+  job.output = dir + "/out_" + remover + ".mp4";
+  job.detection.mode = "profile:" + dir + "/truth.json";
+  job.remover = remover;
+  job.encoder.crf = 10;
+  RunReport r = run_remove(job);
+  EXPECT_EQ(r.remover.rfind(remover, 0), 0u) << r.remover;
+  return decode_video(job.output);
+}
 }  // namespace
 
 TEST(Deblend, RecoversWhatIsUnderATranslucentMark) {
   std::string dir = temp_dir("deblend_truth");
   const MediaSpec marked = write_marked_and_clean(dir, 60);
   save_profile(true_profile(marked), dir + "/truth.json");
-
-  auto run = [&](const std::string& remover) {
-    RemoveJob job;
-    job.input = dir + "/marked.mp4";
-    job.output = dir + "/out_" + remover + ".mp4";
-    job.detection.mode = "profile:" + dir + "/truth.json";
-    job.remover = remover;
-    job.encoder.crf = 10;
-    RunReport r = run_remove(job);
-    EXPECT_EQ(r.remover, remover);
-    return decode_video(job.output);
-  };
   auto truth = decode_video(dir + "/clean.mp4"), input = decode_video(dir + "/marked.mp4");
-  auto deblended = run("deblend"), inpainted = run("inpaint");
+  auto deblended = remove_with_truth(dir, "deblend"), inpainted = remove_with_truth(dir, "inpaint");
   ASSERT_EQ(deblended.size(), truth.size());
   // The translucent part only, and the whole mark.
   auto whole = [&](int x, int y) { return Box{x, y, marked.overlay_w, marked.overlay_h}; };
@@ -510,19 +512,8 @@ TEST(Temporal, FillsAJumpingMarkFromTheFramesThatSawTheSpot) {
   std::string dir = temp_dir("temporal_truth");
   const MediaSpec marked = write_marked_and_clean(dir, 90);
   save_profile(true_profile(marked), dir + "/truth.json");
-  auto run = [&](const std::string& remover) {
-    RemoveJob job;
-    job.input = dir + "/marked.mp4";
-    job.output = dir + "/out_" + remover + ".mp4";
-    job.detection.mode = "profile:" + dir + "/truth.json";
-    job.remover = remover;
-    job.encoder.crf = 10;
-    RunReport r = run_remove(job);
-    EXPECT_EQ(r.remover.rfind(remover, 0), 0u) << r.remover;
-    return decode_video(job.output);
-  };
   auto truth = decode_video(dir + "/clean.mp4");
-  auto temporal = run("temporal"), inpainted = run("inpaint");
+  auto temporal = remove_with_truth(dir, "temporal"), inpainted = remove_with_truth(dir, "inpaint");
   ASSERT_EQ(temporal.size(), truth.size());
   auto whole = [&](int x, int y) { return Box{x, y, marked.overlay_w, marked.overlay_h}; };
   const double p_temporal = mean_psnr_where_marked(marked, temporal, truth, whole);

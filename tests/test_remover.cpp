@@ -13,13 +13,19 @@ using namespace unmark;
 
 namespace {
 
-Frame random_frame(int w, int h, AVPixelFormat fmt, unsigned seed) {
+// A frame with its buffers allocated, samples not set.
+Frame blank_frame(int w, int h, AVPixelFormat fmt) {
   Frame f;
   f.av = make_av_frame();
   f.av->format = fmt;
   f.av->width = w;
   f.av->height = h;
   if (av_frame_get_buffer(f.av.get(), 0) < 0) throw std::runtime_error("alloc");
+  return f;
+}
+
+Frame random_frame(int w, int h, AVPixelFormat fmt, unsigned seed) {
+  Frame f = blank_frame(w, h, fmt);
   std::mt19937 rng(seed);
   for (int p = 0; p < f.plane_count(); ++p) {
     PlaneView pv = f.plane(p);
@@ -109,12 +115,7 @@ struct PanningScene {
     return int(h >> 24) % 200 + 28;
   }
   Frame frame(int k, const Box& mark) const {
-    Frame f;
-    f.av = make_av_frame();
-    f.av->format = AV_PIX_FMT_YUV420P;
-    f.av->width = width;
-    f.av->height = height;
-    if (av_frame_get_buffer(f.av.get(), 0) < 0) throw std::runtime_error("alloc");
+    Frame f = blank_frame(width, height, AV_PIX_FMT_YUV420P);
     f.index = k;
     for (int p = 0; p < 3; ++p) {
       PlaneView pv = f.plane(p);
