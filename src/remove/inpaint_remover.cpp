@@ -31,6 +31,8 @@ class InpaintRemover final : public Remover {
 
 namespace {
 
+constexpr int kFootprintReach = 3;  // luma samples the footprint is dilated by (compression ringing)
+
 // With a profile, only the mark's footprint is painted (alpha above noise, dilated for the
 // compression ringing around its edges): the background between the letters and around the logo
 // is real and stays. Empty when the mark has no usable profile.
@@ -39,14 +41,13 @@ std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
       mark.appearance->alpha.rows != mark.box.h)
     return {};
   // The footprint on a canvas a little larger than the box: dilation reaches past its edge.
-  constexpr int kReach = 3;
-  const Box area = mark.box.grown(kReach);
+  const Box area = mark.box.grown(kFootprintReach);
   if (!area.inside(frame.width(), frame.height())) return {};
   cv::Mat footprint = cv::Mat::zeros(area.h, area.w, CV_8U);
   cv::Mat core = mark.appearance->alpha > 0.02f;  // CV_8U 0/255
-  core.copyTo(footprint(cv::Rect(kReach, kReach, mark.box.w, mark.box.h)));
+  core.copyTo(footprint(cv::Rect(kFootprintReach, kFootprintReach, mark.box.w, mark.box.h)));
   cv::dilate(footprint, footprint,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kReach - 1, 2 * kReach - 1}));
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
   std::vector<PlaneHoles> holes;
   for (int p = 0; p < frame.plane_count(); ++p) {
     PlaneView plane = frame.plane(p);
@@ -117,7 +118,7 @@ void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options)
 void fill_mark(FrameWindow& window, size_t at, Frame& frame, const Mark& mark, const RemoverOptions& options) {
   std::vector<PlaneHoles> holes = footprint_holes(frame, mark);
   const bool footprint = !holes.empty();
-  const Box area = footprint ? mark.box.grown(3)
+  const Box area = footprint ? mark.box.grown(kFootprintReach)
                              : mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
   if (!footprint) holes = box_holes(frame, area);
   // Nothing seen elsewhere: the plain spatial fill (feathered at a box's edge).

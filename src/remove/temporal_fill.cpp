@@ -116,7 +116,11 @@ std::vector<Box> covered_by(const std::vector<Mark>& marks, int margin) {
 }
 }  // namespace
 
-void FrameWindow::begin(std::span<SegmentFrame> segment) { segment_ = segment; }
+void FrameWindow::begin(std::span<SegmentFrame> segment) {
+  segment_ = segment;
+  segment_covered_.clear();
+  for (const SegmentFrame& sf : segment_) segment_covered_.push_back(covered_by(sf.marks, margin_));
+}
 
 void FrameWindow::end() {
   if (history_frames_ > 0) {
@@ -125,13 +129,14 @@ void FrameWindow::end() {
       h.frame.av.reset(av_frame_clone(sf.frame.av.get()));
       if (!h.frame.av) throw std::bad_alloc();
       h.frame.index = sf.frame.index;
-      h.covered = covered_by(sf.marks, margin_);
+      h.covered = segment_covered_[size_t(&sf - segment_.data())];
       history_.push_back(std::move(h));
     }
     if (int(history_.size()) > history_frames_)
       history_.erase(history_.begin(), history_.end() - history_frames_);
   }
   segment_ = {};
+  segment_covered_.clear();
 }
 
 int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes) {
@@ -141,7 +146,6 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
   const PlaneView fy = f.plane(0);
 
   // Where the holes are, in luma samples.
-  Box unknown_extent;
   bool any = false;
   int x0 = fy.width, y0 = fy.height, x1 = 0, y1 = 0;
   for (size_t p = 0; p < holes.size(); ++p) {
@@ -158,7 +162,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
       }
   }
   if (!any) return 0;
-  unknown_extent = Box{x0, y0, x1 - x0, y1 - y0};
+  const Box unknown_extent{x0, y0, x1 - x0, y1 - y0};
   stats_.hidden += holes[0].count();
 
   // The samples that align a source: around and inside the area, outside the holes and outside
@@ -181,29 +185,26 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
   if (known.size() < 16) return 0;  // nothing around to align with (a mark over most of the frame)
 
   // The other frames of the window, nearest in time first.
-  std::vector<std::vector<Box>> segment_covered;
-  segment_covered.reserve(segment_.size());
-  for (const SegmentFrame& sf : segment_) segment_covered.push_back(covered_by(sf.marks, margin_));
   std::vector<Source> sources;
   for (const Held& h : history_) sources.push_back({&h.frame, &h.covered, h.frame.index});
   for (size_t i = 0; i < segment_.size(); ++i)
-    if (i != at) sources.push_back({&segment_[i].frame, &segment_covered[i], segment_[i].frame.index});
+    if (i != at) sources.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
   const int64_t now = f.index;
   std::stable_sort(sources.begin(), sources.end(), [&](const Source& a, const Source& b) {
     return std::llabs(a.index - now) < std::llabs(b.index - now);
   });
 
-  // A source whose own mark hides all of the holes where they are shows nothing of them at the
-  // shifts that matter (motion much smaller than the mark): skipped before any work.
-  const Box reach = unknown_extent;
   int searched = 0, tried = 0, filled_luma = 0;
   for (const Source& src : sources) {
     if (tried >= kMaxTried) break;
     if (src.frame->width() != f.width() || src.frame->height() != f.height() ||
         src.frame->av->format != f.av->format)
       continue;
+    // A source whose own mark hides all of the holes where they are shows nothing of them at the
+    // shifts that matter (motion much smaller than the mark): skipped before any work.
     if (std::any_of(src.covered->begin(), src.covered->end(), [&](const Box& b) {
-          return b.x <= reach.x && b.y <= reach.y && b.right() >= reach.right() && b.bottom() >= reach.bottom();
+          return b.x <= unknown_extent.x && b.y <= unknown_extent.y && b.right() >= unknown_extent.right() &&
+                 b.bottom() >= unknown_extent.bottom();
         }))
       continue;
     ++tried;

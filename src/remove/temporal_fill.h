@@ -51,6 +51,7 @@ class FrameWindow {
   int history_frames_, margin_;
   std::vector<Held> history_;  // oldest first
   std::span<SegmentFrame> segment_;
+  std::vector<std::vector<Box>> segment_covered_;  // per segment frame: the luma areas its marks hide
   Stats stats_;
 };
 
