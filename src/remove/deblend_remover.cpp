@@ -132,7 +132,9 @@ class DeblendRemover final : public Remover {
         }
         // What other frames saw of the spot first (where they agree with this frame around it,
         // they beat undoing, whose error grows as 1 / (1 - alpha)); then undo what is left where
-        // it is translucent; then paint.
+        // it is translucent; then follow the scene's motion to where the rest came out from
+        // under the mark (less exact than a frame that shows the spot, and than undoing); then
+        // paint what none of that reached.
         std::vector<PlaneHoles> holes;
         std::vector<cv::Mat> alphas, colors, undos;
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
@@ -151,6 +153,7 @@ class DeblendRemover final : public Remover {
           if (plane.wide()) deblend_plane<uint16_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
           else deblend_plane<uint8_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
         }
+        if (window_) window_->follow(i, mark.box, holes);
         paint_holes(sf.frame, holes);
       }
     }
@@ -158,8 +161,10 @@ class DeblendRemover final : public Remover {
     window_->end();
     const FrameWindow::Stats& st = window_->stats();
     if (st.hidden > 0 && !segment.empty())
-      log_for("remove")->debug("temporal fill, frames to {}: {:.0f}% of the hidden samples so far taken from other frames",
-                               segment.back().frame.index, 100.0 * double(st.filled) / double(st.hidden));
+      log_for("remove")->debug("temporal fill, frames to {}: {:.0f}% of the hidden samples so far taken from other frames "
+                             "({:.0f}% by following the scene's motion)",
+                             segment.back().frame.index, 100.0 * double(st.filled) / double(st.hidden),
+                             100.0 * double(st.followed) / double(st.hidden));
   }
 
  private:

@@ -71,6 +71,25 @@ std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
   return holes;
 }
 
+}  // namespace
+
+Cover removal_cover(const Mark& mark, int margin) {
+  if (!mark.appearance || mark.appearance->alpha.cols != mark.box.w || mark.appearance->alpha.rows != mark.box.h)
+    return {mark.box.grown(std::max(0, margin)), {}};
+  // Everything deblending touches (any alpha) and painting does (the footprint's reach).
+  const int reach = kFootprintReach - 1;
+  const Box area = mark.box.grown(reach);
+  cv::Mat canvas = cv::Mat::zeros(area.h, area.w, CV_8U);
+  cv::Mat touched = mark.appearance->alpha > 0.f;
+  touched.copyTo(canvas(cv::Rect(reach, reach, mark.box.w, mark.box.h)));
+  cv::dilate(canvas, canvas, cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * reach + 1, 2 * reach + 1}));
+  Cover cover{area, std::vector<uint8_t>(size_t(area.w) * area.h)};
+  for (int y = 0; y < area.h; ++y) std::copy_n(canvas.ptr<uint8_t>(y), area.w, cover.mask.begin() + long(y) * area.w);
+  return cover;
+}
+
+namespace {
+
 // The whole box (grown by the margin), on every plane.
 std::vector<PlaneHoles> box_holes(const Frame& frame, const Box& grown) {
   std::vector<PlaneHoles> holes;
@@ -122,7 +141,8 @@ void fill_mark(FrameWindow& window, size_t at, Frame& frame, const Mark& mark, c
                              : mark.box.grown(std::max(0, options.margin)).clipped(frame.width(), frame.height());
   if (!footprint) holes = box_holes(frame, area);
   // Nothing seen elsewhere: the plain spatial fill (feathered at a box's edge).
-  if (window.fill(at, area, holes) == 0 && !footprint) {
+  const int seen = window.fill(at, area, holes);
+  if (seen + window.follow(at, area, holes) == 0 && !footprint) {
     inpaint_mark(frame, mark, options);
     return;
   }

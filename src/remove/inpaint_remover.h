@@ -14,6 +14,10 @@ void inpaint_mark(Frame& frame, const Mark& mark, const RemoverOptions& options)
 // The same holes (the mark's footprint, or its grown box), filled first from the frames around
 // (temporal_fill.h) and spatially where none saw them. `frame` is frame `at` of the window's segment.
 void fill_mark(FrameWindow& window, size_t at, Frame& frame, const Mark& mark, const RemoverOptions& options);
+// The luma samples that removing `mark` may change, which are also those where its compression
+// ringing shows: its footprint (every sample its profile's alpha touches, and the reach of the
+// ringing around them) where it has a profile of its box's size, else its box grown by `margin`.
+Cover removal_cover(const Mark& mark, int margin);
 // Spatial inpainting of what is left in `holes` (one entry per plane).
 void paint_holes(Frame& frame, const std::vector<PlaneHoles>& holes);
 // Reverse alpha blending where a profile gives the mark's alpha; inpainting where it is nearly

@@ -12,6 +12,8 @@
 // inpainting. Everything is done on the area's crop; no frame is converted.
 #include "remove/temporal_fill.h"
 
+#include "remove/inpaint_remover.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -30,19 +32,15 @@ constexpr double kAgree = 5.0;       // mean |difference| (8-bit levels) for a s
 constexpr double kMinShown = 0.5;    // share of the aligning samples a source must show
 constexpr int kMaxSearched = 6;      // sources given the full motion search, per mark
 constexpr int kMaxTried = 64;        // sources looked at, per mark
-constexpr int kSpare = 2;            // a source's own marks are avoided with this much to spare
+constexpr int kMaxSteps = 40;        // frames followed each way in time
+constexpr int kMinFollowMargin = 24; // luma samples around the area over which motion is measured
+constexpr double kRoundTrip = 0.5;   // luma samples a motion and the one back may miss by
 
 struct Source {
   const Frame* frame;
-  const std::vector<Box>* covered;  // luma areas its marks hide
+  const std::vector<Cover>* covered;  // what its marks hide
   int64_t index;
 };
-
-bool hidden(const std::vector<Box>& covered, int x, int y) {
-  for (const Box& b : covered)
-    if (b.contains(x, y)) return true;
-  return false;
-}
 
 int get(const PlaneView& p, int x, int y) {
   if (p.wide()) return reinterpret_cast<const uint16_t*>(p.data + y * p.stride)[x];
@@ -100,7 +98,7 @@ bool shows_the_same(const PlaneView& fy, const PlaneView& gy, const PlaneHoles& 
 
 struct FrameWindow::Held {
   Frame frame;
-  std::vector<Box> covered;
+  std::vector<Cover> covered;
 };
 
 FrameWindow::FrameWindow(int history_frames, int margin)
@@ -109,9 +107,9 @@ FrameWindow::FrameWindow(int history_frames, int margin)
 FrameWindow::~FrameWindow() = default;
 
 namespace {
-std::vector<Box> covered_by(const std::vector<Mark>& marks, int margin) {
-  std::vector<Box> out;
-  for (const Mark& m : marks) out.push_back(m.box.grown(margin + kSpare));
+std::vector<Cover> covered_by(const std::vector<Mark>& marks, int margin) {
+  std::vector<Cover> out;
+  for (const Mark& m : marks) out.push_back(removal_cover(m, margin));
   return out;
 }
 }  // namespace
@@ -135,6 +133,11 @@ void FrameWindow::end() {
     if (int(history_.size()) > history_frames_)
       history_.erase(history_.begin(), history_.end() - history_frames_);
   }
+  // Motion to or from frames that have left the window is not wanted again.
+  const int64_t oldest = !history_.empty() ? history_.front().frame.index
+                         : !segment_.empty() ? segment_.back().frame.index + 1
+                                             : 0;
+  std::erase_if(flows_, [&](const auto& kv) { return std::min(std::get<0>(kv.first), std::get<1>(kv.first)) < oldest; });
   segment_ = {};
   segment_covered_.clear();
 }
@@ -145,33 +148,15 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
   if (holes.empty() || int(holes.size()) > f.plane_count()) return 0;
   const PlaneView fy = f.plane(0);
 
-  // Where the holes are, in luma samples.
-  bool any = false;
-  int x0 = fy.width, y0 = fy.height, x1 = 0, y1 = 0;
-  for (size_t p = 0; p < holes.size(); ++p) {
-    const PlaneView pv = f.plane(int(p));
-    const PlaneHoles& h = holes[p];
-    for (int y = 0; y < h.box.h; ++y)
-      for (int x = 0; x < h.box.w; ++x) {
-        if (!h.mask[size_t(y) * h.box.w + x]) continue;
-        any = true;
-        x0 = std::min(x0, (h.box.x + x) << pv.shift_x);
-        y0 = std::min(y0, (h.box.y + y) << pv.shift_y);
-        x1 = std::max(x1, (h.box.x + x + 1) << pv.shift_x);
-        y1 = std::max(y1, (h.box.y + y + 1) << pv.shift_y);
-      }
-  }
-  if (!any) return 0;
-  const Box unknown_extent{x0, y0, x1 - x0, y1 - y0};
+  if (std::all_of(holes.begin(), holes.end(), [](const PlaneHoles& h) { return h.count() == 0; })) return 0;
   stats_.hidden += holes[0].count();
 
   // The samples that align a source: around and inside the area, outside the holes and outside
   // the frame's other marks, every other one each way.
-  std::vector<Box> others;
-  for (const Mark& m : target.marks) {
-    const Box a = m.box.grown(margin_ + kSpare);
-    if (!a.contains(area.x + area.w / 2, area.y + area.h / 2)) others.push_back(a);
-  }
+  std::vector<Cover> others;
+  for (size_t m = 0; m < target.marks.size(); ++m)
+    if (!target.marks[m].box.grown(margin_).contains(area.x + area.w / 2, area.y + area.h / 2))
+      others.push_back(segment_covered_[at][m]);
   auto unknown_at = [&](size_t p, int x, int y) {
     const PlaneHoles& h = holes[p];
     return h.box.contains(x, y) && h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
@@ -183,6 +168,15 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
     for (int x = ring.x; x < ring.right(); x += 2)
       if (!luma_unknown(x, y) && !hidden(others, x, y)) known.push_back({x, y});
   if (known.size() < 16) return 0;  // nothing around to align with (a mark over most of the frame)
+
+  // True when `covers` hide every luma hole (every other one each way).
+  auto hides_every_hole = [&](const std::vector<Cover>& covers) {
+    const PlaneHoles& h = holes[0];
+    for (int y = 0; y < h.box.h; y += 2)
+      for (int x = 0; x < h.box.w; x += 2)
+        if (h.mask[size_t(y) * h.box.w + x] && !hidden(covers, h.box.x + x, h.box.y + y)) return false;
+    return true;
+  };
 
   // The other frames of the window, nearest in time first.
   std::vector<Source> sources;
@@ -202,11 +196,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
       continue;
     // A source whose own mark hides all of the holes where they are shows nothing of them at the
     // shifts that matter (motion much smaller than the mark): skipped before any work.
-    if (std::any_of(src.covered->begin(), src.covered->end(), [&](const Box& b) {
-          return b.x <= unknown_extent.x && b.y <= unknown_extent.y && b.right() >= unknown_extent.right() &&
-                 b.bottom() >= unknown_extent.bottom();
-        }))
-      continue;
+    if (hides_every_hole(*src.covered)) continue;
     ++tried;
     const PlaneView gy = src.frame->plane(0);
     const size_t needed = size_t(double(known.size()) * kMinShown);
@@ -288,6 +278,166 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
     if (!left) break;
   }
   stats_.filled += filled_luma;
+  return filled_luma;
+}
+
+namespace {
+
+// A hidden sample followed through the frames: its plane and place, where it has got to (luma
+// samples, floating) and what it found each way.
+struct Particle {
+  int plane, x, y;        // the sample, in its plane
+  float start_x, start_y; // its centre in luma samples
+  float at_x = 0, at_y = 0;
+  bool moving = false;
+  float found[2] = {0, 0};
+  int step[2] = {0, 0};   // frames away it was found, each way (0: not found)
+};
+
+// Bilinear sample of a plane at plane coordinates, in the plane's levels.
+float sample_plane(const PlaneView& p, float x, float y) {
+  x = std::clamp(x, 0.f, float(p.width - 1));
+  y = std::clamp(y, 0.f, float(p.height - 1));
+  const int x0 = std::min(int(x), p.width - 2 < 0 ? 0 : p.width - 2), y0 = std::min(int(y), p.height - 2 < 0 ? 0 : p.height - 2);
+  const int x1 = std::min(x0 + 1, p.width - 1), y1 = std::min(y0 + 1, p.height - 1);
+  const float fx = x - float(x0), fy = y - float(y0);
+  const float top = float(get(p, x0, y0)) + fx * float(get(p, x1, y0) - get(p, x0, y0));
+  const float bottom = float(get(p, x0, y1)) + fx * float(get(p, x1, y1) - get(p, x0, y1));
+  return top + fy * (bottom - top);
+}
+
+}  // namespace
+
+const std::optional<SceneFlow>& FrameWindow::flow_between(const Frame& from, const std::vector<Cover>& from_covered,
+                                                          const Frame& to, const std::vector<Cover>& to_covered,
+                                                          const Box& crop) {
+  const FlowKey key{from.index, to.index, crop.x, crop.y, crop.w, crop.h};
+  auto it = flows_.find(key);
+  if (it == flows_.end())
+    it = flows_.emplace(key, SceneFlow::measure(from.plane(0), to.plane(0), crop, from_covered, to_covered)).first;
+  return it->second;
+}
+
+int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& holes) {
+  SegmentFrame& target = segment_[at];
+  const Frame& f = target.frame;
+  if (holes.empty() || int(holes.size()) > f.plane_count()) return 0;
+
+  // The frames in time order, and where this one is among them.
+  std::vector<Source> timeline;
+  for (const Held& h : history_) timeline.push_back({&h.frame, &h.covered, h.frame.index});
+  for (size_t i = 0; i < segment_.size(); ++i)
+    timeline.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
+  const long here = long(history_.size() + at);
+
+  std::vector<Particle> particles;
+  for (size_t p = 0; p < holes.size(); ++p) {
+    const PlaneView pv = f.plane(int(p));
+    const PlaneHoles& h = holes[p];
+    for (int y = 0; y < h.box.h; ++y)
+      for (int x = 0; x < h.box.w; ++x)
+        if (h.mask[size_t(y) * h.box.w + x]) {
+          const int sx = h.box.x + x, sy = h.box.y + y;
+          particles.push_back({int(p), sx, sy, (float(sx) + 0.5f) * float(1 << pv.shift_x) - 0.5f,
+                               (float(sy) + 0.5f) * float(1 << pv.shift_y) - 0.5f});
+        }
+  }
+  if (particles.empty()) return 0;
+
+  const int margin = std::max(kMinFollowMargin, std::min(area.w, area.h) / 2);
+  const Box crop = area.grown(margin).clipped(f.width(), f.height());
+  const Box reach = crop.grown(margin);
+  const double level = double(1 << (f.plane(0).bit_depth - 8));
+  for (int way = 0; way < 2; ++way) {
+    const int dir = way == 0 ? -1 : 1;
+    for (Particle& q : particles) {
+      q.at_x = q.start_x;
+      q.at_y = q.start_y;
+      q.moving = true;
+    }
+    // Per frame reached: what its samples say against what the holes show, on luma.
+    long prev = here;
+    for (int k = 1; k <= kMaxSteps; ++k) {
+      const long cur = here + dir * k;
+      if (cur < 0 || cur >= long(timeline.size())) break;
+      const Source& a = timeline[size_t(prev)];
+      const Source& b = timeline[size_t(cur)];
+      if (b.frame->width() != f.width() || b.frame->height() != f.height() || b.frame->av->format != f.av->format ||
+          b.index - a.index != dir)
+        break;
+      const std::optional<SceneFlow>& ahead = flow_between(*a.frame, *a.covered, *b.frame, *b.covered, crop);
+      const std::optional<SceneFlow>& back = flow_between(*b.frame, *b.covered, *a.frame, *a.covered, crop);
+      if (!ahead || !back) break;  // a cut, or nothing to go by: nothing further that way
+      const SceneFlow& flow = *ahead;
+      size_t luma_moving = 0;
+      for (const Particle& q : particles) luma_moving += q.moving && q.plane == 0;
+      bool any = false;
+      double differ = 0;
+      size_t compared = 0;
+      std::vector<Particle*> found_here;
+      for (Particle& q : particles) {
+        if (!q.moving) continue;
+        const SceneFlow::Motion m = flow.at(q.at_x, q.at_y);
+        q.at_x += m.dx;
+        q.at_y += m.dy;
+        // The way back must lead back: where it does not, the scene there was covered or
+        // uncovered between the two frames (a hand passing), and the sample's trail ends.
+        const SceneFlow::Motion r = back->at(q.at_x, q.at_y);
+        if (std::hypot(m.dx + r.dx, m.dy + r.dy) > kRoundTrip + 0.1 * std::hypot(m.dx, m.dy)) {
+          q.moving = false;
+          continue;
+        }
+        if (!reach.contains(int(std::floor(q.at_x)), int(std::floor(q.at_y)))) {
+          q.moving = false;
+          continue;
+        }
+        // The luma samples under the four samples a bilinear read takes.
+        const PlaneView bp = b.frame->plane(q.plane);
+        const float px = (q.at_x + 0.5f) / float(1 << bp.shift_x) - 0.5f;
+        const float py = (q.at_y + 0.5f) / float(1 << bp.shift_y) - 0.5f;
+        const Box footprint{int(std::floor(px)) << bp.shift_x, int(std::floor(py)) << bp.shift_y, 2 << bp.shift_x,
+                            2 << bp.shift_y};
+        if (!footprint.inside(f.width(), f.height()) || touches(*b.covered, footprint)) {
+          any = true;
+          continue;
+        }
+        q.found[way] = sample_plane(bp, px, py);
+        q.step[way] = k;
+        q.moving = false;
+        found_here.push_back(&q);
+        if (q.plane == 0) {
+          differ += std::abs(double(q.found[way]) - double(get(f.plane(0), q.x, q.y)));
+          ++compared;
+        }
+      }
+      // Most of what was still hidden comes out at once and matches what the holes show: the
+      // mark is there too (missed by the detector, or outside a region's time range), not a view
+      // of the scene. (Samples that come out one by one at the edge of a moving scene match them
+      // where the holes reach past the mark: not a sign of it.)
+      if (compared >= 16 && compared * 2 >= luma_moving && differ / double(compared) / level < kAgree)
+        for (Particle* q : found_here) q->step[way] = 0;
+      if (!any) break;
+      prev = cur;
+    }
+  }
+
+  int filled_luma = 0;
+  for (const Particle& q : particles) {
+    double sum = 0, weight = 0;
+    for (int way = 0; way < 2; ++way)
+      if (q.step[way] > 0) {
+        sum += double(q.found[way]) / q.step[way];
+        weight += 1.0 / q.step[way];
+      }
+    if (weight <= 0) continue;
+    const PlaneView pv = f.plane(q.plane);
+    put(pv, q.x, q.y, int(std::lround(sum / weight)));
+    PlaneHoles& h = holes[size_t(q.plane)];
+    h.mask[size_t(q.y - h.box.y) * h.box.w + (q.x - h.box.x)] = 0;
+    if (q.plane == 0) ++filled_luma;
+  }
+  stats_.filled += filled_luma;
+  stats_.followed += filled_luma;
   return filled_luma;
 }
 

@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "core/mark.h"
+#include "remove/cover.h"
+#include "remove/scene_flow.h"
 
 namespace unmark {
 
@@ -40,18 +45,34 @@ class FrameWindow {
   // with this frame around the area; the nearest in time come first. Returns the luma samples filled.
   int fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes);
 
+  // Fills what is still hidden by following the scene's motion (SceneFlow, measured between
+  // neighbouring frames around the area) frame by frame, back and forth in time, to where each
+  // hidden sample comes out from under every mark: a static mark over a moving scene, which no
+  // single shifted frame shows. Samples reached both ways are averaged, the nearer in time
+  // weighing more. A frame whose samples match what the holes show (a mark the detector missed
+  // there) is not used. Returns the luma samples filled.
+  int follow(size_t at, const Box& area, std::vector<PlaneHoles>& holes);
+
   struct Stats {
     int64_t hidden = 0;  // luma samples fill() was asked for
     int64_t filled = 0;  // ... and took from other frames
+    int64_t followed = 0;  // ... of those, by following the scene's motion (follow())
   };
   const Stats& stats() const { return stats_; }
 
  private:
   struct Held;
+  // The motion between two frames of the window around `crop` (measured once, then cached).
+  const std::optional<SceneFlow>& flow_between(const Frame& from, const std::vector<Cover>& from_covered,
+                                               const Frame& to, const std::vector<Cover>& to_covered, const Box& crop);
   int history_frames_, margin_;
   std::vector<Held> history_;  // oldest first
   std::span<SegmentFrame> segment_;
-  std::vector<std::vector<Box>> segment_covered_;  // per segment frame: the luma areas its marks hide
+  std::vector<std::vector<Cover>> segment_covered_;  // per segment frame: what its marks hide
+  // Motion measured between neighbouring frames, by (from index, to index, crop): a static mark's
+  // crop is the same in every frame, so each pair is measured once per direction.
+  using FlowKey = std::tuple<int64_t, int64_t, int, int, int, int>;
+  std::map<FlowKey, std::optional<SceneFlow>> flows_;
   Stats stats_;
 };
 
