@@ -84,6 +84,27 @@ std::vector<Level> pyramid(const PlaneView& plane, const Box& region, const std:
   return levels;
 }
 
+// The smaller eigenvalue of the mean gradient tensor of the patch at (cx, cy) of a level, over
+// the samples not hidden (0 when most are): how well the patch can tell motion in its weakest
+// direction.
+float texture(const Level& f, int cx, int cy) {
+  if (cx - kRadius < 1 || cy - kRadius < 1 || cx + kRadius >= f.w - 1 || cy + kRadius >= f.h - 1) return 0;
+  double hxx = 0, hxy = 0, hyy = 0;
+  int n = 0;
+  for (int y = cy - kRadius; y <= cy + kRadius; ++y)
+    for (int x = cx - kRadius; x <= cx + kRadius; ++x) {
+      if (f.hid(x, y) || f.hid(x - 1, y) || f.hid(x + 1, y) || f.hid(x, y - 1) || f.hid(x, y + 1)) continue;
+      const float ix = 0.5f * (f.v(x + 1, y) - f.v(x - 1, y)), iy = 0.5f * (f.v(x, y + 1) - f.v(x, y - 1));
+      hxx += ix * ix;
+      hxy += ix * iy;
+      hyy += iy * iy;
+      ++n;
+    }
+  if (n * 2 < (2 * kRadius + 1) * (2 * kRadius + 1)) return 0;
+  const double a = hxx / n, b = hxy / n, c = hyy / n;
+  return float(0.5 * (a + c) - std::sqrt(0.25 * (a - c) * (a - c) + b * b));
+}
+
 struct Fit {
   float dx = 0, dy = 0;
   bool ok = false;
@@ -152,7 +173,7 @@ std::optional<SceneFlow> SceneFlow::measure(const PlaneView& from, const PlaneVi
   if (from.width != to.width || from.height != to.height || crop.empty()) return std::nullopt;
   const Box region = crop.grown(kPad).clipped(from.width, from.height);
   if (region.w < 16 || region.h < 16) return std::nullopt;
-  const std::vector<Level> f = pyramid(from, region, from_hidden), g = pyramid(to, region, to_hidden);
+  const std::vector<Level> f = pyramid(from, region, from_hidden);
 
   SceneFlow flow;
   flow.crop_ = crop;
@@ -160,10 +181,24 @@ std::optional<SceneFlow> SceneFlow::measure(const PlaneView& from, const PlaneVi
   flow.cols_ = (crop.w - 1) / flow.step_ + 2;
   flow.rows_ = (crop.h - 1) / flow.step_ + 2;
   flow.grid_.assign(size_t(flow.cols_) * flow.rows_, {});
+  // Only patches with texture in every direction can tell the motion; a crop with too few of
+  // them (sky, sand, a wall) has no flow, found before any fitting.
   std::vector<uint8_t> known(flow.grid_.size(), 0);
+  int textured = 0;
+  for (int j = 0; j < flow.rows_; ++j)
+    for (int i = 0; i < flow.cols_; ++i) {
+      const bool enough = texture(f[0], crop.x + i * flow.step_ - region.x, crop.y + j * flow.step_ - region.y) >= kMinTexture;
+      known[size_t(j) * flow.cols_ + i] = enough;
+      textured += enough;
+    }
+  if (textured < 4 || double(textured) / double(flow.grid_.size()) < kMinMeasured) return std::nullopt;
+  const std::vector<Level> g = pyramid(to, region, to_hidden);
   int measured = 0;
   for (int j = 0; j < flow.rows_; ++j)
     for (int i = 0; i < flow.cols_; ++i) {
+      uint8_t& k = known[size_t(j) * flow.cols_ + i];
+      if (!k) continue;
+      k = 0;
       const Fit fit = fit_patch(f, g, crop.x + i * flow.step_ - region.x, crop.y + j * flow.step_ - region.y);
       if (!fit.ok) continue;
       flow.grid_[size_t(j) * flow.cols_ + i] = {fit.dx, fit.dy};
