@@ -283,28 +283,35 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
 
 namespace {
 
-// A hidden sample followed through the frames: its plane and place, where it has got to (luma
-// samples, floating) and what it found each way.
-struct Particle {
-  int plane, x, y;        // the sample, in its plane
-  float start_x, start_y; // its centre in luma samples
-  float at_x = 0, at_y = 0;
-  bool moving = false;
-  float found[2] = {0, 0};
-  int step[2] = {0, 0};   // frames away it was found, each way (0: not found)
+// A block of hidden samples followed through the frames together: the luma samples one chroma
+// sample covers (2x2 in 4:2:0) and that chroma sample, which move as one at the motion field's
+// scale. `x`, `y` is where the block's centre has got to (luma samples, floating).
+struct Trail {
+  int bx, by;            // the block's top-left luma sample
+  float start_x, start_y;
+  float x = 0, y = 0;
+  unsigned luma_hidden = 0;  // bit per luma sample of the block (row major) that is a hole
+  unsigned luma_left = 0;    // ... and not found yet this way
+  bool moving = false, chroma_found = false;
 };
 
 // Bilinear sample of a plane at plane coordinates, in the plane's levels.
 float sample_plane(const PlaneView& p, float x, float y) {
   x = std::clamp(x, 0.f, float(p.width - 1));
   y = std::clamp(y, 0.f, float(p.height - 1));
-  const int x0 = std::min(int(x), p.width - 2 < 0 ? 0 : p.width - 2), y0 = std::min(int(y), p.height - 2 < 0 ? 0 : p.height - 2);
+  const int x0 = std::min(int(x), std::max(0, p.width - 2)), y0 = std::min(int(y), std::max(0, p.height - 2));
   const int x1 = std::min(x0 + 1, p.width - 1), y1 = std::min(y0 + 1, p.height - 1);
   const float fx = x - float(x0), fy = y - float(y0);
   const float top = float(get(p, x0, y0)) + fx * float(get(p, x1, y0) - get(p, x0, y0));
   const float bottom = float(get(p, x0, y1)) + fx * float(get(p, x1, y1) - get(p, x0, y1));
   return top + fy * (bottom - top);
 }
+
+// What one way of following found for one hidden sample.
+struct Found {
+  float value = 0;
+  int step = 0;  // frames away (0: nothing)
+};
 
 }  // namespace
 
@@ -321,7 +328,8 @@ const std::optional<SceneFlow>& FrameWindow::flow_between(const Frame& from, con
 int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& holes) {
   SegmentFrame& target = segment_[at];
   const Frame& f = target.frame;
-  if (holes.empty() || int(holes.size()) > f.plane_count()) return 0;
+  const int planes = int(holes.size());
+  if (planes == 0 || planes > f.plane_count()) return 0;
 
   // The frames in time order, and where this one is among them.
   std::vector<Source> timeline;
@@ -330,32 +338,61 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
     timeline.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
   const long here = long(history_.size() + at);
 
-  std::vector<Particle> particles;
-  for (size_t p = 0; p < holes.size(); ++p) {
-    const PlaneView pv = f.plane(int(p));
-    const PlaneHoles& h = holes[p];
-    for (int y = 0; y < h.box.h; ++y)
-      for (int x = 0; x < h.box.w; ++x)
-        if (h.mask[size_t(y) * h.box.w + x]) {
-          const int sx = h.box.x + x, sy = h.box.y + y;
-          particles.push_back({int(p), sx, sy, (float(sx) + 0.5f) * float(1 << pv.shift_x) - 0.5f,
-                               (float(sy) + 0.5f) * float(1 << pv.shift_y) - 0.5f});
-        }
+  // Blocks holding any hidden sample, on the chroma grid (luma samples where there is none).
+  const PlaneView fy = f.plane(0);
+  const int bw = planes > 1 ? 1 << f.plane(1).shift_x : 1, bh = planes > 1 ? 1 << f.plane(1).shift_y : 1;
+  auto hole = [&](int p, int x, int y) -> uint8_t* {
+    PlaneHoles& h = holes[size_t(p)];
+    if (!h.box.contains(x, y)) return nullptr;
+    uint8_t* m = &h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
+    return *m ? m : nullptr;
+  };
+  std::vector<Trail> trails;
+  {
+    const Box luma = holes[0].box;
+    Box blocks = luma;
+    for (int p = 1; p < planes; ++p) {
+      const PlaneView pv = f.plane(p);
+      const Box c{holes[size_t(p)].box.x << pv.shift_x, holes[size_t(p)].box.y << pv.shift_y,
+                  holes[size_t(p)].box.w << pv.shift_x, holes[size_t(p)].box.h << pv.shift_y};
+      const int x0 = std::min(blocks.x, c.x), y0 = std::min(blocks.y, c.y);
+      blocks = {x0, y0, std::max(blocks.right(), c.right()) - x0, std::max(blocks.bottom(), c.bottom()) - y0};
+    }
+    for (int by = blocks.y / bh * bh; by < blocks.bottom(); by += bh)
+      for (int bx = blocks.x / bw * bw; bx < blocks.right(); bx += bw) {
+        bool any = false;
+        for (int y = by; y < by + bh && !any; ++y)
+          for (int x = bx; x < bx + bw && !any; ++x) any = hole(0, x, y) != nullptr;
+        for (int p = 1; p < planes && !any; ++p) any = hole(p, bx / bw, by / bh) != nullptr;
+        if (!any) continue;
+        const float cx = float(bx) + 0.5f * float(bw - 1), cy = float(by) + 0.5f * float(bh - 1);
+        Trail t{bx, by, cx, cy};
+        for (int y = by, bit = 0; y < by + bh; ++y)
+          for (int x = bx; x < bx + bw; ++x, ++bit)
+            if (hole(0, x, y)) t.luma_hidden |= 1u << bit;
+        trails.push_back(t);
+      }
   }
-  if (particles.empty()) return 0;
+  if (trails.empty()) return 0;
+
+  // What each hidden sample was found to be, each way: per plane, over its holes' box.
+  std::vector<std::vector<Found>> found[2];
+  for (auto& way : found)
+    for (int p = 0; p < planes; ++p) way.emplace_back(holes[size_t(p)].mask.size());
 
   const int margin = std::max(kMinFollowMargin, std::min(area.w, area.h) / 2);
   const Box crop = area.grown(margin).clipped(f.width(), f.height());
   const Box reach = crop.grown(margin);
-  const double level = double(1 << (f.plane(0).bit_depth - 8));
+  const double level = double(1 << (fy.bit_depth - 8));
   for (int way = 0; way < 2; ++way) {
     const int dir = way == 0 ? -1 : 1;
-    for (Particle& q : particles) {
-      q.at_x = q.start_x;
-      q.at_y = q.start_y;
-      q.moving = true;
+    for (Trail& t : trails) {
+      t.x = t.start_x;
+      t.y = t.start_y;
+      t.moving = true;
+      t.luma_left = t.luma_hidden;
+      t.chroma_found = planes == 1;
     }
-    // Per frame reached: what its samples say against what the holes show, on luma.
     long prev = here;
     for (int k = 1; k <= kMaxSteps; ++k) {
       const long cur = here + dir * k;
@@ -368,73 +405,96 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
       const std::optional<SceneFlow>& ahead = flow_between(*a.frame, *a.covered, *b.frame, *b.covered, crop);
       const std::optional<SceneFlow>& back = flow_between(*b.frame, *b.covered, *a.frame, *a.covered, crop);
       if (!ahead || !back) break;  // a cut, or nothing to go by: nothing further that way
-      const SceneFlow& flow = *ahead;
-      size_t luma_moving = 0;
-      for (const Particle& q : particles) luma_moving += q.moving && q.plane == 0;
+      PlaneView bp[4];
+      for (int p = 0; p < planes; ++p) bp[p] = b.frame->plane(p);
       bool any = false;
       double differ = 0;
-      size_t compared = 0;
-      std::vector<Particle*> found_here;
-      for (Particle& q : particles) {
-        if (!q.moving) continue;
-        const SceneFlow::Motion m = flow.at(q.at_x, q.at_y);
-        q.at_x += m.dx;
-        q.at_y += m.dy;
+      size_t compared = 0, luma_moving = 0;
+      std::vector<std::pair<int, size_t>> found_here;  // (plane, sample) found in this frame
+      for (Trail& t : trails) {
+        if (!t.moving) continue;
+        const SceneFlow::Motion m = ahead->at(t.x, t.y);
+        t.x += m.dx;
+        t.y += m.dy;
         // The way back must lead back: where it does not, the scene there was covered or
-        // uncovered between the two frames (a hand passing), and the sample's trail ends.
-        const SceneFlow::Motion r = back->at(q.at_x, q.at_y);
-        if (std::hypot(m.dx + r.dx, m.dy + r.dy) > kRoundTrip + 0.1 * std::hypot(m.dx, m.dy)) {
-          q.moving = false;
+        // uncovered between the two frames (a hand passing), and the trail ends.
+        const SceneFlow::Motion r = back->at(t.x, t.y);
+        const float miss = (m.dx + r.dx) * (m.dx + r.dx) + (m.dy + r.dy) * (m.dy + r.dy);
+        const float allowed = kRoundTrip + 0.1f * std::sqrt(m.dx * m.dx + m.dy * m.dy);
+        if (miss > allowed * allowed || !reach.contains(int(std::floor(t.x)), int(std::floor(t.y)))) {
+          t.moving = false;
           continue;
         }
-        if (!reach.contains(int(std::floor(q.at_x)), int(std::floor(q.at_y)))) {
-          q.moving = false;
-          continue;
+        // The block's samples, moved as its centre did, are taken once all that a bilinear read
+        // of them takes is clear of every mark in this frame: luma and chroma each on its own.
+        const float dx = t.x - t.start_x, dy = t.y - t.start_y;
+        for (int y = t.by, bit = 0; y < t.by + bh; ++y)
+          for (int x = t.bx; x < t.bx + bw; ++x, ++bit) {
+            if (!(t.luma_left >> bit & 1)) continue;
+            const float sx = float(x) + dx, sy = float(y) + dy;
+            const Box support{int(std::floor(sx)), int(std::floor(sy)), 2, 2};
+            if (!support.inside(f.width(), f.height()) || touches(*b.covered, support)) {
+              ++luma_moving;
+              continue;
+            }
+            t.luma_left &= ~(1u << bit);
+            const PlaneHoles& h = holes[0];
+            const size_t i = size_t(y - h.box.y) * h.box.w + (x - h.box.x);
+            const float v = sample_plane(bp[0], sx, sy);
+            found[way][0][i] = {v, k};
+            found_here.push_back({0, i});
+            differ += std::abs(double(v) - double(get(fy, x, y)));
+            ++compared;
+          }
+        if (!t.chroma_found) {
+          const float px = (t.x + 0.5f) / float(bw) - 0.5f, py = (t.y + 0.5f) / float(bh) - 0.5f;
+          const Box support{int(std::floor(px)) * bw, int(std::floor(py)) * bh, 2 * bw, 2 * bh};
+          if (support.inside(f.width(), f.height()) && !touches(*b.covered, support)) {
+            t.chroma_found = true;
+            for (int p = 1; p < planes; ++p) {
+              const int cx = t.bx / bw, cy = t.by / bh;
+              if (!hole(p, cx, cy)) continue;
+              const PlaneHoles& h = holes[size_t(p)];
+              const size_t i = size_t(cy - h.box.y) * h.box.w + (cx - h.box.x);
+              found[way][size_t(p)][i] = {sample_plane(bp[p], px, py), k};
+              found_here.push_back({p, i});
+            }
+          }
         }
-        // The luma samples under the four samples a bilinear read takes.
-        const PlaneView bp = b.frame->plane(q.plane);
-        const float px = (q.at_x + 0.5f) / float(1 << bp.shift_x) - 0.5f;
-        const float py = (q.at_y + 0.5f) / float(1 << bp.shift_y) - 0.5f;
-        const Box footprint{int(std::floor(px)) << bp.shift_x, int(std::floor(py)) << bp.shift_y, 2 << bp.shift_x,
-                            2 << bp.shift_y};
-        if (!footprint.inside(f.width(), f.height()) || touches(*b.covered, footprint)) {
-          any = true;
-          continue;
-        }
-        q.found[way] = sample_plane(bp, px, py);
-        q.step[way] = k;
-        q.moving = false;
-        found_here.push_back(&q);
-        if (q.plane == 0) {
-          differ += std::abs(double(q.found[way]) - double(get(f.plane(0), q.x, q.y)));
-          ++compared;
-        }
+        t.moving = t.luma_left != 0 || !t.chroma_found;
+        any |= t.moving;
       }
       // Most of what was still hidden comes out at once and matches what the holes show: the
       // mark is there too (missed by the detector, or outside a region's time range), not a view
       // of the scene. (Samples that come out one by one at the edge of a moving scene match them
       // where the holes reach past the mark: not a sign of it.)
-      if (compared >= 16 && compared * 2 >= luma_moving && differ / double(compared) / level < kAgree)
-        for (Particle* q : found_here) q->step[way] = 0;
+      if (compared >= 16 && compared >= luma_moving && differ / double(compared) / level < kAgree)
+        for (auto [p, i] : found_here) found[way][size_t(p)][i].step = 0;
       if (!any) break;
       prev = cur;
     }
   }
 
+  // Both ways averaged, the nearer in time weighing more.
   int filled_luma = 0;
-  for (const Particle& q : particles) {
-    double sum = 0, weight = 0;
-    for (int way = 0; way < 2; ++way)
-      if (q.step[way] > 0) {
-        sum += double(q.found[way]) / q.step[way];
-        weight += 1.0 / q.step[way];
-      }
-    if (weight <= 0) continue;
-    const PlaneView pv = f.plane(q.plane);
-    put(pv, q.x, q.y, int(std::lround(sum / weight)));
-    PlaneHoles& h = holes[size_t(q.plane)];
-    h.mask[size_t(q.y - h.box.y) * h.box.w + (q.x - h.box.x)] = 0;
-    if (q.plane == 0) ++filled_luma;
+  for (int p = 0; p < planes; ++p) {
+    PlaneHoles& h = holes[size_t(p)];
+    const PlaneView pv = f.plane(p);
+    for (size_t i = 0; i < h.mask.size(); ++i) {
+      if (!h.mask[i]) continue;
+      const Found& back = found[0][size_t(p)][i];
+      const Found& ahead = found[1][size_t(p)][i];
+      double sum = 0, weight = 0;
+      for (const Found* w : {&back, &ahead})
+        if (w->step > 0) {
+          sum += double(w->value) / w->step;
+          weight += 1.0 / w->step;
+        }
+      if (weight <= 0) continue;
+      put(pv, h.box.x + int(i % size_t(h.box.w)), h.box.y + int(i / size_t(h.box.w)), int(std::lround(sum / weight)));
+      h.mask[i] = 0;
+      if (p == 0) ++filled_luma;
+    }
   }
   stats_.filled += filled_luma;
   stats_.followed += filled_luma;
