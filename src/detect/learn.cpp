@@ -252,7 +252,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     double ncc_sum = 0;
     std::vector<cv::Point> places;
     for (const Mean& m : means) {
-      auto [score, at] = best_match(m.edges, small);
+      auto [score, at] = find_match(m.edges, small);
       if (score < 0.6) continue;
       ++found;
       ncc_sum += score;
@@ -296,7 +296,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
   struct Observation { int video, frame; cv::Point at; };
   std::vector<Observation> observations;
   for (const Mean& m : means) {
-    auto [score, at] = best_match(m.edges, reference_edges);
+    auto [score, at] = find_match(m.edges, reference_edges);
     if (score < 0.6) continue;
     ++rep.windows_found;
     for (int i = m.first; i < m.first + m.count; ++i) {
@@ -375,7 +375,7 @@ Profile learn_profile(const std::vector<std::string>& videos, const LearnOptions
     std::vector<Observation> all;
     for (size_t v = 0; v < clips.size(); ++v) {
       for (size_t i = 0; i < clips[v].size(); ++i) {
-        auto [score, at] = best_match(clips[v][i].y, templ);
+        auto [score, at] = find_match(clips[v][i].y, templ);
         if (score >= 0.6) all.push_back({int(v), int(i), at});
       }
     }

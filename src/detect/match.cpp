@@ -1,5 +1,6 @@
 #include "detect/match.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
@@ -64,6 +65,41 @@ MatchResult best_match(const cv::Mat& image, const cv::Mat& templ) {
   cv::minMaxLoc(result, nullptr, &m.score, nullptr, &m.at);
   if (!std::isfinite(m.score)) m.score = 0;
   return m;
+}
+
+MatchResult find_match(const cv::Mat& image, const cv::Mat& templ, int candidates) {
+  const int short_side = std::min(templ.cols, templ.rows);
+  const int scale = short_side >= 48 ? 4 : short_side >= 16 ? 2 : 1;
+  const long placements = long(image.cols - templ.cols + 1) * long(image.rows - templ.rows + 1);
+  if (scale == 1 || placements < 4096) return best_match(image, templ);
+  cv::Mat image32, templ32, small_image, small_templ, result;
+  image.convertTo(image32, CV_32F);
+  templ.convertTo(templ32, CV_32F);
+  cv::resize(image32, small_image, {image.cols / scale, image.rows / scale}, 0, 0, cv::INTER_AREA);
+  cv::resize(templ32, small_templ, {templ.cols / scale, templ.rows / scale}, 0, 0, cv::INTER_AREA);
+  if (small_image.cols < small_templ.cols || small_image.rows < small_templ.rows) return best_match(image, templ);
+  cv::matchTemplate(small_image, small_templ, result, cv::TM_CCOEFF_NORMED);
+  cv::patchNaNs(result, -1);
+  MatchResult best;
+  best.score = -2;
+  for (int k = 0; k < candidates; ++k) {
+    double score;
+    cv::Point at;
+    cv::minMaxLoc(result, nullptr, &score, nullptr, &at);
+    if (score <= -1) break;
+    // Around it at full size: the coarse placement spans `scale` full-size ones, plus one each way.
+    const cv::Rect window = cv::Rect(at.x * scale - scale, at.y * scale - scale, templ.cols + 3 * scale,
+                                     templ.rows + 3 * scale) & cv::Rect(0, 0, image.cols, image.rows);
+    if (window.width >= templ.cols && window.height >= templ.rows) {
+      MatchResult m = best_match(image32(window), templ32);
+      if (m.score > best.score) best = {m.score, window.tl() + m.at};
+    }
+    // The next candidate lies elsewhere: not within half the template of this one.
+    const cv::Rect near(at.x - small_templ.cols / 2, at.y - small_templ.rows / 2, small_templ.cols, small_templ.rows);
+    result(near & cv::Rect(0, 0, result.cols, result.rows)).setTo(-1);
+  }
+  if (best.score < -1) return best_match(image, templ);
+  return best;
 }
 
 }  // namespace unmark
