@@ -177,7 +177,7 @@ std::optional<SceneFlow> SceneFlow::measure(const PlaneView& from, const PlaneVi
 
   SceneFlow flow;
   flow.crop_ = crop;
-  flow.step_ = std::max(4, std::min(crop.w, crop.h) / 24);
+  flow.step_ = std::max(6, std::min(crop.w, crop.h) / 16);
   flow.cols_ = (crop.w - 1) / flow.step_ + 2;
   flow.rows_ = (crop.h - 1) / flow.step_ + 2;
   flow.grid_.assign(size_t(flow.cols_) * flow.rows_, {});

@@ -15,6 +15,7 @@
 #include "remove/inpaint_remover.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 
@@ -347,6 +348,7 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
     uint8_t* m = &h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
     return *m ? m : nullptr;
   };
+  const bool small_blocks = bw <= 2 && bh <= 2;  // every sample of a block within one of its centre
   std::vector<Trail> trails;
   {
     const Box luma = holes[0].box;
@@ -416,12 +418,21 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
         const SceneFlow::Motion m = ahead->at(t.x, t.y);
         t.x += m.dx;
         t.y += m.dy;
+        const int px = int(std::floor(t.x)), py = int(std::floor(t.y));
+        // Still under a mark where the centre is: every read of the block's samples (they lie
+        // within a sample of it) takes that sample, so none can be taken yet. The motion there
+        // is filled in, so checking the way back tells nothing either.
+        if (small_blocks && hidden(*b.covered, px, py)) {
+          any = true;
+          luma_moving += size_t(std::popcount(t.luma_left));
+          continue;
+        }
         // The way back must lead back: where it does not, the scene there was covered or
         // uncovered between the two frames (a hand passing), and the trail ends.
         const SceneFlow::Motion r = back->at(t.x, t.y);
         const float miss = (m.dx + r.dx) * (m.dx + r.dx) + (m.dy + r.dy) * (m.dy + r.dy);
         const float allowed = kRoundTrip + 0.1f * std::sqrt(m.dx * m.dx + m.dy * m.dy);
-        if (miss > allowed * allowed || !reach.contains(int(std::floor(t.x)), int(std::floor(t.y)))) {
+        if (miss > allowed * allowed || !reach.contains(px, py)) {
           t.moving = false;
           continue;
         }
