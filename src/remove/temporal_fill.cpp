@@ -10,6 +10,16 @@
 // tried. Its samples fill what its own marks do not hide, raised or lowered by the mean difference
 // around the area (light that changed between the two). What no source saw is left for spatial
 // inpainting. Everything is done on the area's crop; no frame is converted.
+//
+// follow() is for what no shifted frame shows: a static mark over a scene that moves (hair
+// under a badge, a camera panning under a channel logo). The scene's motion around the mark is
+// measured between each pair of neighbouring frames (SceneFlow, which leaves the marks out and
+// carries the motion across them) and each block of hidden samples is moved along it, frame by
+// frame, until it comes out from under every mark; there its samples are read (bilinear). Motion
+// that does not lead back (the motion back from where it went misses by more than kRoundTrip)
+// ends the trail: something covered or uncovered that spot. Trails run both ways in time and
+// the two finds are averaged, the nearer weighing more; the measured motion is cached per pair
+// of frames, so a static mark costs two motion fields per frame.
 #include "remove/temporal_fill.h"
 
 #include "remove/inpaint_remover.h"
@@ -342,11 +352,9 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
   // Blocks holding any hidden sample, on the chroma grid (luma samples where there is none).
   const PlaneView fy = f.plane(0);
   const int bw = planes > 1 ? 1 << f.plane(1).shift_x : 1, bh = planes > 1 ? 1 << f.plane(1).shift_y : 1;
-  auto hole = [&](int p, int x, int y) -> uint8_t* {
-    PlaneHoles& h = holes[size_t(p)];
-    if (!h.box.contains(x, y)) return nullptr;
-    uint8_t* m = &h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
-    return *m ? m : nullptr;
+  auto hole = [&](int p, int x, int y) {
+    const PlaneHoles& h = holes[size_t(p)];
+    return h.box.contains(x, y) && h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)] != 0;
   };
   const bool small_blocks = bw <= 2 && bh <= 2;  // every sample of a block within one of its centre
   std::vector<Trail> trails;
@@ -364,8 +372,8 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
       for (int bx = blocks.x / bw * bw; bx < blocks.right(); bx += bw) {
         bool any = false;
         for (int y = by; y < by + bh && !any; ++y)
-          for (int x = bx; x < bx + bw && !any; ++x) any = hole(0, x, y) != nullptr;
-        for (int p = 1; p < planes && !any; ++p) any = hole(p, bx / bw, by / bh) != nullptr;
+          for (int x = bx; x < bx + bw && !any; ++x) any = hole(0, x, y);
+        for (int p = 1; p < planes && !any; ++p) any = hole(p, bx / bw, by / bh);
         if (!any) continue;
         const float cx = float(bx) + 0.5f * float(bw - 1), cy = float(by) + 0.5f * float(bh - 1);
         Trail t{bx, by, cx, cy};
