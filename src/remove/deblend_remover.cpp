@@ -23,6 +23,7 @@ namespace {
 constexpr float kOpaque = 0.6f;     // at or above: inpaint instead of undoing the blend
 constexpr float kVisible = 0.004f;  // below: the mark left no trace to undo
 constexpr float kClipped = 0.985f;  // observed at or above this share of full scale: clipped
+constexpr int kSpeck = 16;          // 8-bit levels an undone sample may stand apart from (all but one of) its neighbours
 
 // The mark's alpha and alpha-weighted colour channel over `pb` of a plane subsampled by (sx, sy),
 // for a mark whose luma box is `box`.
@@ -72,6 +73,8 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
   const Box& pb = holes.box;
   const float scale = float(1 << (plane.bit_depth - 8));
   const float max_value = float(plane.max_value());
+  std::vector<uint8_t> undone(holes.mask.size(), 0);
+  std::vector<size_t> specks;
   for (int y = 0; y < pb.h; ++y) {
     T* row = reinterpret_cast<T*>(plane.data + (pb.y + y) * plane.stride) + pb.x;
     for (int x = 0; x < pb.w; ++x) {
@@ -83,8 +86,34 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
       const float original = (observed - a * color.at<float>(y, x) * scale) / (1.f - a);
       row[x] = T(std::clamp(std::lround(original), 0L, long(max_value)));
       hole = 0;
+      undone[size_t(y) * pb.w + x] = 1;
     }
   }
+  // A sample the undoing left far from all its known neighbours but one (a speck may be two
+  // samples) on the same side is noise, or an alpha a little off at an edge, amplified by
+  // 1 / (1 - alpha): a dark or bright speck. It is filled with the rest instead.
+  const int limit = int(kSpeck * scale);
+  for (int y = 0; y < pb.h; ++y) {
+    for (int x = 0; x < pb.w; ++x) {
+      if (!undone[size_t(y) * pb.w + x]) continue;
+      const int fx = pb.x + x, fy = pb.y + y;
+      if (fx < 1 || fy < 1 || fx + 1 >= plane.width || fy + 1 >= plane.height) continue;
+      const int v = reinterpret_cast<const T*>(plane.data + fy * plane.stride)[fx];
+      int above = 0, below = 0, known = 0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          if (dx == 0 && dy == 0) continue;
+          const int nx = x + dx, ny = y + dy;
+          if (nx >= 0 && ny >= 0 && nx < pb.w && ny < pb.h && holes.mask[size_t(ny) * pb.w + nx]) continue;
+          const int n = reinterpret_cast<const T*>(plane.data + (fy + dy) * plane.stride)[fx + dx];
+          ++known;
+          above += n > v + limit;
+          below += n < v - limit;
+        }
+      if (known >= 6 && (above >= known - 1 || below >= known - 1)) specks.push_back(size_t(y) * pb.w + x);
+    }
+  }
+  for (size_t i : specks) holes.mask[i] = 1;
 }
 
 enum class Mode {
