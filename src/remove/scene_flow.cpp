@@ -29,6 +29,10 @@ struct Level {
 
   float v(int x, int y) const { return value[size_t(y) * w + x]; }
   bool hid(int x, int y) const { return hidden[size_t(y) * w + x] != 0; }
+  // The central-difference gradient at (x, y) uses only samples no mark hides.
+  bool gradient_known(int x, int y) const {
+    return !(hid(x, y) || hid(x - 1, y) || hid(x + 1, y) || hid(x, y - 1) || hid(x, y + 1));
+  }
   // Bilinear; false outside or where any of the four samples is hidden.
   bool sample(float x, float y, float& out) const {
     if (!(x >= 0 && y >= 0 && x < float(w - 1) && y < float(h - 1))) return false;
@@ -84,6 +88,13 @@ std::vector<Level> pyramid(const PlaneView& plane, const Box& region, const std:
   return levels;
 }
 
+// The smaller eigenvalue of the mean gradient tensor (sums over n samples): how well a patch
+// can tell motion in its weakest direction.
+double smaller_eigenvalue(double hxx, double hxy, double hyy, int n) {
+  const double a = hxx / n, b = hxy / n, c = hyy / n;
+  return 0.5 * (a + c) - std::sqrt(0.25 * (a - c) * (a - c) + b * b);
+}
+
 // The smaller eigenvalue of the mean gradient tensor of the patch at (cx, cy) of a level, over
 // the samples not hidden (0 when most are): how well the patch can tell motion in its weakest
 // direction.
@@ -93,7 +104,7 @@ float texture(const Level& f, int cx, int cy) {
   int n = 0;
   for (int y = cy - kRadius; y <= cy + kRadius; ++y)
     for (int x = cx - kRadius; x <= cx + kRadius; ++x) {
-      if (f.hid(x, y) || f.hid(x - 1, y) || f.hid(x + 1, y) || f.hid(x, y - 1) || f.hid(x, y + 1)) continue;
+      if (!f.gradient_known(x, y)) continue;
       const float ix = 0.5f * (f.v(x + 1, y) - f.v(x - 1, y)), iy = 0.5f * (f.v(x, y + 1) - f.v(x, y - 1));
       hxx += ix * ix;
       hxy += ix * iy;
@@ -101,8 +112,7 @@ float texture(const Level& f, int cx, int cy) {
       ++n;
     }
   if (n * 2 < (2 * kRadius + 1) * (2 * kRadius + 1)) return 0;
-  const double a = hxx / n, b = hxy / n, c = hyy / n;
-  return float(0.5 * (a + c) - std::sqrt(0.25 * (a - c) * (a - c) + b * b));
+  return float(smaller_eigenvalue(hxx, hxy, hyy, n));
 }
 
 struct Fit {
@@ -129,7 +139,7 @@ Fit fit_patch(const std::vector<Level>& from, const std::vector<Level>& to, int 
       for (int v = -kRadius; v <= kRadius; ++v)
         for (int u = -kRadius; u <= kRadius; ++u) {
           const int x = px + u, y = py + v;
-          if (f.hid(x, y) || f.hid(x - 1, y) || f.hid(x + 1, y) || f.hid(x, y - 1) || f.hid(x, y + 1)) continue;
+          if (!f.gradient_known(x, y)) continue;
           float moved;
           if (!g.sample(float(x) + dx, float(y) + dy, moved)) continue;
           const float ix = 0.5f * (f.v(x + 1, y) - f.v(x - 1, y));
@@ -155,9 +165,7 @@ Fit fit_patch(const std::vector<Level>& from, const std::vector<Level>& to, int 
     if (l == 0) {
       // Texture enough to tell the motion (the smaller eigenvalue of the mean tensor), and a
       // match after the move (the residual is that of the last step, close enough).
-      const double a = hxx / n, b = hxy / n, c = hyy / n;
-      const double smaller = 0.5 * (a + c) - std::sqrt(0.25 * (a - c) * (a - c) + b * b);
-      if (smaller < kMinTexture || residual / n > kMatch) return {};
+      if (smaller_eigenvalue(hxx, hxy, hyy, n) < kMinTexture || residual / n > kMatch) return {};
       return {dx, dy, true};
     }
     dx *= 2;
@@ -183,22 +191,21 @@ std::optional<SceneFlow> SceneFlow::measure(const PlaneView& from, const PlaneVi
   flow.grid_.assign(size_t(flow.cols_) * flow.rows_, {});
   // Only patches with texture in every direction can tell the motion; a crop with too few of
   // them (sky, sand, a wall) has no flow, found before any fitting.
-  std::vector<uint8_t> known(flow.grid_.size(), 0);
-  int textured = 0;
+  std::vector<uint8_t> textured(flow.grid_.size(), 0);
+  int textured_count = 0;
   for (int j = 0; j < flow.rows_; ++j)
     for (int i = 0; i < flow.cols_; ++i) {
       const bool enough = texture(f[0], crop.x + i * flow.step_ - region.x, crop.y + j * flow.step_ - region.y) >= kMinTexture;
-      known[size_t(j) * flow.cols_ + i] = enough;
-      textured += enough;
+      textured[size_t(j) * flow.cols_ + i] = enough;
+      textured_count += enough;
     }
-  if (textured < 4 || double(textured) / double(flow.grid_.size()) < kMinMeasured) return std::nullopt;
+  if (textured_count < 4 || double(textured_count) / double(flow.grid_.size()) < kMinMeasured) return std::nullopt;
   const std::vector<Level> g = pyramid(to, region, to_hidden);
+  std::vector<uint8_t> known(flow.grid_.size(), 0);  // measured
   int measured = 0;
   for (int j = 0; j < flow.rows_; ++j)
     for (int i = 0; i < flow.cols_; ++i) {
-      uint8_t& k = known[size_t(j) * flow.cols_ + i];
-      if (!k) continue;
-      k = 0;
+      if (!textured[size_t(j) * flow.cols_ + i]) continue;
       const Fit fit = fit_patch(f, g, crop.x + i * flow.step_ - region.x, crop.y + j * flow.step_ - region.y);
       if (!fit.ok) continue;
       flow.grid_[size_t(j) * flow.cols_ + i] = {fit.dx, fit.dy};
@@ -266,9 +273,10 @@ std::optional<SceneFlow> SceneFlow::measure(const PlaneView& from, const PlaneVi
 SceneFlow::Motion SceneFlow::at(float x, float y) const {
   const float gx = std::clamp((x - float(crop_.x)) / float(step_), 0.f, float(cols_ - 1));
   const float gy = std::clamp((y - float(crop_.y)) / float(step_), 0.f, float(rows_ - 1));
-  const int i = std::min(int(gx), cols_ - 2 < 0 ? 0 : cols_ - 2), j = std::min(int(gy), rows_ - 2 < 0 ? 0 : rows_ - 2);
+  // The grid is at least 2 x 2 (it spans the crop and one step beyond).
+  const int i = std::min(int(gx), cols_ - 2), j = std::min(int(gy), rows_ - 2);
   const float fx = gx - float(i), fy = gy - float(j);
-  auto m = [&](int u, int v) { return grid_[size_t(std::min(v, rows_ - 1)) * cols_ + std::min(u, cols_ - 1)]; };
+  auto m = [&](int u, int v) { return grid_[size_t(v) * cols_ + u]; };
   const Motion a = m(i, j), b = m(i + 1, j), c = m(i, j + 1), d = m(i + 1, j + 1);
   return {(1 - fy) * ((1 - fx) * a.dx + fx * b.dx) + fy * ((1 - fx) * c.dx + fx * d.dx),
           (1 - fy) * ((1 - fx) * a.dy + fx * b.dy) + fy * ((1 - fx) * c.dy + fx * d.dy)};
