@@ -33,21 +33,31 @@ namespace {
 
 constexpr int kFootprintReach = 3;  // luma samples the footprint is dilated by (compression ringing)
 
+// True when the mark has a profile of its box's size: its alpha says which samples it touches.
+bool has_footprint(const Mark& mark) {
+  return mark.appearance && mark.appearance->alpha.cols == mark.box.w && mark.appearance->alpha.rows == mark.box.h;
+}
+
+// The samples where the mark's alpha is above `threshold`, dilated for the compression ringing
+// around its edges, on a canvas of the box grown by kFootprintReach (dilation reaches past the
+// box's edge). CV_8U, 0 or 255.
+cv::Mat footprint_canvas(const Mark& mark, float threshold) {
+  cv::Mat canvas = cv::Mat::zeros(mark.box.h + 2 * kFootprintReach, mark.box.w + 2 * kFootprintReach, CV_8U);
+  cv::Mat core = mark.appearance->alpha > threshold;
+  core.copyTo(canvas(cv::Rect(kFootprintReach, kFootprintReach, mark.box.w, mark.box.h)));
+  cv::dilate(canvas, canvas,
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+  return canvas;
+}
+
 // With a profile, only the mark's footprint is painted (alpha above noise, dilated for the
 // compression ringing around its edges): the background between the letters and around the logo
 // is real and stays. Empty when the mark has no usable profile.
 std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
-  if (!mark.appearance || mark.appearance->alpha.cols != mark.box.w ||
-      mark.appearance->alpha.rows != mark.box.h)
-    return {};
-  // The footprint on a canvas a little larger than the box: dilation reaches past its edge.
+  if (!has_footprint(mark)) return {};
   const Box area = mark.box.grown(kFootprintReach);
   if (!area.inside(frame.width(), frame.height())) return {};
-  cv::Mat footprint = cv::Mat::zeros(area.h, area.w, CV_8U);
-  cv::Mat core = mark.appearance->alpha > 0.02f;  // CV_8U 0/255
-  core.copyTo(footprint(cv::Rect(kFootprintReach, kFootprintReach, mark.box.w, mark.box.h)));
-  cv::dilate(footprint, footprint,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+  const cv::Mat footprint = footprint_canvas(mark, 0.02f);
   std::vector<PlaneHoles> holes;
   for (int p = 0; p < frame.plane_count(); ++p) {
     PlaneView plane = frame.plane(p);
@@ -74,15 +84,10 @@ std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
 }  // namespace
 
 Cover removal_cover(const Mark& mark, int margin) {
-  if (!mark.appearance || mark.appearance->alpha.cols != mark.box.w || mark.appearance->alpha.rows != mark.box.h)
-    return {mark.box.grown(std::max(0, margin)), {}};
+  if (!has_footprint(mark)) return {mark.box.grown(std::max(0, margin)), {}};
   // Everything deblending touches (any alpha) and painting does (the footprint's reach).
-  const int reach = kFootprintReach - 1;
-  const Box area = mark.box.grown(reach);
-  cv::Mat canvas = cv::Mat::zeros(area.h, area.w, CV_8U);
-  cv::Mat touched = mark.appearance->alpha > 0.f;
-  touched.copyTo(canvas(cv::Rect(reach, reach, mark.box.w, mark.box.h)));
-  cv::dilate(canvas, canvas, cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * reach + 1, 2 * reach + 1}));
+  const Box area = mark.box.grown(kFootprintReach);
+  const cv::Mat canvas = footprint_canvas(mark, 0.f);
   Cover cover{area, std::vector<uint8_t>(size_t(area.w) * area.h)};
   for (int y = 0; y < area.h; ++y) std::copy_n(canvas.ptr<uint8_t>(y), area.w, cover.mask.begin() + long(y) * area.w);
   return cover;
