@@ -103,8 +103,7 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
       for (int dy = -1; dy <= 1; ++dy)
         for (int dx = -1; dx <= 1; ++dx) {
           if (dx == 0 && dy == 0) continue;
-          const int nx = x + dx, ny = y + dy;
-          if (nx >= 0 && ny >= 0 && nx < pb.w && ny < pb.h && holes.mask[size_t(ny) * pb.w + nx]) continue;
+          if (holes.unknown(fx + dx, fy + dy)) continue;
           const int n = reinterpret_cast<const T*>(plane.data + (fy + dy) * plane.stride)[fx + dx];
           ++known;
           above += n > v + limit;

@@ -168,16 +168,11 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
   for (size_t m = 0; m < target.marks.size(); ++m)
     if (!target.marks[m].box.grown(margin_).contains(area.x + area.w / 2, area.y + area.h / 2))
       others.push_back(segment_covered_[at][m]);
-  auto unknown_at = [&](size_t p, int x, int y) {
-    const PlaneHoles& h = holes[p];
-    return h.box.contains(x, y) && h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)];
-  };
-  auto luma_unknown = [&](int x, int y) { return unknown_at(0, x, y); };
   const Box ring = area.grown(kRing).clipped(fy.width, fy.height);
   std::vector<Known> known;
   for (int y = ring.y; y < ring.bottom(); y += 2)
     for (int x = ring.x; x < ring.right(); x += 2)
-      if (!luma_unknown(x, y) && !hidden(others, x, y)) known.push_back({x, y});
+      if (!holes[0].unknown(x, y) && !hidden(others, x, y)) known.push_back({x, y});
   if (known.size() < 16) return 0;  // nothing around to align with (a mark over most of the frame)
 
   // True when `covers` hide every luma hole (every other one each way).
@@ -258,7 +253,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
       for (const Known& k : known) {
         const int lx = k.x + dx, ly = k.y + dy;
         if (lx < 0 || ly < 0 || lx >= fy.width || ly >= fy.height || hidden(*src.covered, lx, ly)) continue;
-        if (p > 0 && unknown_at(p, k.x >> sx, k.y >> sy)) continue;
+        if (p > 0 && holes[p].unknown(k.x >> sx, k.y >> sy)) continue;
         const int qx = (k.x >> sx) + pdx, qy = (k.y >> sy) + pdy;
         if (qx < 0 || qy < 0 || qx >= gp.width || qy >= gp.height) continue;
         diff += get(fp, k.x >> sx, k.y >> sy) - get(gp, qx, qy);
@@ -352,10 +347,7 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
   // Blocks holding any hidden sample, on the chroma grid (luma samples where there is none).
   const PlaneView fy = f.plane(0);
   const int bw = planes > 1 ? 1 << f.plane(1).shift_x : 1, bh = planes > 1 ? 1 << f.plane(1).shift_y : 1;
-  auto hole = [&](int p, int x, int y) {
-    const PlaneHoles& h = holes[size_t(p)];
-    return h.box.contains(x, y) && h.mask[size_t(y - h.box.y) * h.box.w + (x - h.box.x)] != 0;
-  };
+  auto hole = [&](int p, int x, int y) { return holes[size_t(p)].unknown(x, y); };
   const bool small_blocks = bw <= 2 && bh <= 2;  // every sample of a block within one of its centre
   std::vector<Trail> trails;
   {

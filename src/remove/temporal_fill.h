@@ -21,6 +21,10 @@ struct PlaneHoles {
   Box box;
   std::vector<uint8_t> mask;
   int count() const;
+  // True when the sample (x, y) of the plane is still to be filled.
+  bool unknown(int x, int y) const {
+    return box.contains(x, y) && mask[size_t(y - box.y) * size_t(box.w) + size_t(x - box.x)] != 0;
+  }
 };
 
 // The frames a remover may look across: the segment at hand, and up to `history_frames` frames
