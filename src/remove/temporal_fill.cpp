@@ -31,6 +31,13 @@
 
 namespace unmark {
 
+struct FrameWindow::Source {
+  const Frame* frame;
+  const std::vector<Cover>* covered;  // what its marks hide
+  int64_t index;
+};
+using Source = FrameWindow::Source;
+
 int PlaneHoles::count() const {
   return int(std::count_if(mask.begin(), mask.end(), [](uint8_t m) { return m != 0; }));
 }
@@ -47,11 +54,6 @@ constexpr int kMaxSteps = 40;        // frames followed each way in time
 constexpr int kMinFollowMargin = 24; // luma samples around the area over which motion is measured
 constexpr double kRoundTrip = 0.5;   // luma samples a motion and the one back may miss by
 
-struct Source {
-  const Frame* frame;
-  const std::vector<Cover>* covered;  // what its marks hide
-  int64_t index;
-};
 
 int get(const PlaneView& p, int x, int y) {
   if (p.wide()) return reinterpret_cast<const uint16_t*>(p.data + y * p.stride)[x];
@@ -153,6 +155,14 @@ void FrameWindow::end() {
   segment_covered_.clear();
 }
 
+std::vector<FrameWindow::Source> FrameWindow::in_time_order() const {
+  std::vector<Source> frames;
+  for (const Held& h : history_) frames.push_back({&h.frame, &h.covered, h.frame.index});
+  for (size_t i = 0; i < segment_.size(); ++i)
+    frames.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
+  return frames;
+}
+
 int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes) {
   SegmentFrame& target = segment_[at];
   const Frame& f = target.frame;
@@ -185,10 +195,8 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
   };
 
   // The other frames of the window, nearest in time first.
-  std::vector<Source> sources;
-  for (const Held& h : history_) sources.push_back({&h.frame, &h.covered, h.frame.index});
-  for (size_t i = 0; i < segment_.size(); ++i)
-    if (i != at) sources.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
+  std::vector<Source> sources = in_time_order();
+  sources.erase(sources.begin() + long(history_.size() + at));
   const int64_t now = f.index;
   std::stable_sort(sources.begin(), sources.end(), [&](const Source& a, const Source& b) {
     return std::llabs(a.index - now) < std::llabs(b.index - now);
@@ -338,10 +346,7 @@ int FrameWindow::follow(size_t at, const Box& area, std::vector<PlaneHoles>& hol
   if (planes == 0 || planes > f.plane_count()) return 0;
 
   // The frames in time order, and where this one is among them.
-  std::vector<Source> timeline;
-  for (const Held& h : history_) timeline.push_back({&h.frame, &h.covered, h.frame.index});
-  for (size_t i = 0; i < segment_.size(); ++i)
-    timeline.push_back({&segment_[i].frame, &segment_covered_[i], segment_[i].frame.index});
+  const std::vector<Source> timeline = in_time_order();
   const long here = long(history_.size() + at);
 
   // Blocks holding any hidden sample, on the chroma grid (luma samples where there is none).

@@ -64,8 +64,12 @@ class FrameWindow {
   };
   const Stats& stats() const { return stats_; }
 
+  struct Source;  // one frame of the window (temporal_fill.cpp)
+
  private:
   struct Held;
+  // The window's frames in time order (history, then the segment), with what their marks hide.
+  std::vector<Source> in_time_order() const;
   // The motion between two frames of the window around `crop` (measured once, then cached).
   const std::optional<SceneFlow>& flow_between(const Frame& from, const std::vector<Cover>& from_covered,
                                                const Frame& to, const std::vector<Cover>& to_covered, const Box& crop);
