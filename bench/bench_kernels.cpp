@@ -46,6 +46,7 @@ BENCHMARK(BM_MakeWritable1080p);
 
 #include <opencv2/imgproc.hpp>
 
+#include "detect/blend_test.h"
 #include "detect/detector.h"
 #include "detect/profile.h"
 #include "io/frame_reader.h"
@@ -119,3 +120,23 @@ static void BM_DetectNoMark1080(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DetectNoMark1080)->Unit(benchmark::kMillisecond);
+
+// The blend test's scores over a 1080x1920 frame downscaled as the search does (the Sora mark
+// ~40 px wide): what a search costs where correlation found nothing.
+static void BM_BlendTestSearch1080(benchmark::State& state) {
+  Profile profile = load_profile("sora2");
+  const double scale = 40.0 / profile.width();  // the mark's own pixels to search pixels
+  const double frame_scale = 40.0 / (profile.width() * 1080.0 / profile.reference_width);
+  cv::Mat alpha, colour;
+  std::vector<cv::Mat> yuv;
+  cv::split(profile.color, yuv);
+  resize_for_blend_test(profile.alpha, yuv[0], scale, alpha, colour);
+  const BlendTest test(alpha, colour);
+  cv::Mat frame(int(1920 * frame_scale), int(1080 * frame_scale), CV_8U);
+  cv::randu(frame, 0, 255);
+  cv::GaussianBlur(frame, frame, {0, 0}, 1.5);
+  for (auto _ : state) benchmark::DoNotOptimize(test.scores(frame));
+  state.counters["pairs_ok"] = test.usable();
+  state.counters["image_w"] = frame.cols;
+}
+BENCHMARK(BM_BlendTestSearch1080)->Unit(benchmark::kMillisecond);

@@ -6,6 +6,8 @@
 // ignores. Chroma adds little for a white mark and would cost another plane. Textured backgrounds
 // lower the score, hence two thresholds: a strict one to accept a mark found by search and a
 // looser one to keep following it where it was (and the tracker's verification around runs).
+// Where a background's own strong structure (printed text under a translucent mark) swamps the
+// correlation, the blend test (blend_test.h) judges the mark's translucent edges instead.
 //
 // Cost: the full search runs on the luma plane downscaled so the mark is ~40 px wide; a
 // verification is a few-pixel window at full resolution. A frame with the mark where it was last
@@ -15,6 +17,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "detect/blend_test.h"
 #include "detect/detector.h"
 #include "detect/match.h"
 #include "detect/profile.h"
@@ -25,6 +28,11 @@ namespace {
 constexpr int kSearchMarkWidth = 40;  // mark width in the downscaled search image, in pixels
 constexpr double kCoreThreshold = 0.55;  // the opaque core's correlation when the whole mark is weak
 constexpr int kVerifyHalfFrom = 60;  // marks at least twice this wide are verified at half size first
+// The blend test (blend_test.h) where correlation finds nothing: its score to accept a mark, and
+// the lower one a placement in the downscaled search image needs to be looked at in full.
+constexpr double kBlendThreshold = 0.10;
+constexpr double kBlendSearchThreshold = 0.02;
+constexpr int kBlendCandidates = 3;  // placements of the downscaled search looked at in full
 
 // The frame's luma (or the part of it in `roi`) as an 8-bit cv::Mat without copying 8-bit data.
 cv::Mat luma(const Frame& frame, cv::Rect roi) {
@@ -64,6 +72,12 @@ class ProfileDetector final : public Detector {
       cv::resize(full_template_, half_template_, {}, 0.5, 0.5, cv::INTER_AREA);
     cv::resize(full_template_, small_template_, {}, search_scale_, search_scale_, cv::INTER_AREA);
     for (const cv::Point2d& p : profile.places) places_.emplace_back(p.x * width, p.y * height);
+    std::vector<cv::Mat> yuv;
+    cv::split(mark.color, yuv);
+    blend_full_ = BlendTest(mark.alpha, yuv[0]);
+    cv::Mat small_alpha, small_luma;
+    resize_for_blend_test(mark.alpha, yuv[0], search_scale_, small_alpha, small_luma);
+    blend_small_ = BlendTest(small_alpha, small_luma);
   }
 
   std::string name() const override { return name_; }
@@ -100,6 +114,15 @@ class ProfileDetector final : public Detector {
     Box area = box.grown(r).clipped(width_, height_);
     if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
     cv::Mat image = luma(frame, to_rect(area));
+    if (auto m = correlate(image, area)) return m;
+    return blend(image, area);
+  }
+
+ private:
+  static cv::Rect to_rect(const Box& b) { return {b.x, b.y, b.w, b.h}; }
+
+  // The mark by correlation in `image`, the luma of `area`.
+  std::optional<Mark> correlate(const cv::Mat& image, const Box& area) const {
     cv::Point at;
     double score;
     if (!half_template_.empty()) {
@@ -140,10 +163,23 @@ class ProfileDetector final : public Detector {
                 appearance_};
   }
 
- private:
-  static cv::Rect to_rect(const Box& b) { return {b.x, b.y, b.w, b.h}; }
+  // The mark by the blend test in `image`, the luma of `area`: for a translucent mark over a
+  // background whose own structure swamps correlation. Its score is reported on correlation's
+  // scale (its threshold at the search threshold) so that the detector's and the tracker's
+  // choices between marks stay comparable.
+  std::optional<Mark> blend(const cv::Mat& image, const Box& area) const {
+    if (!blend_full_.usable()) return std::nullopt;
+    double score;
+    cv::Point at;
+    cv::minMaxLoc(blend_full_.scores(image), nullptr, &score, nullptr, &at);
+    if (score < kBlendThreshold) return std::nullopt;
+    const double confidence = opt_.threshold + (1 - opt_.threshold) * (score - kBlendThreshold) / (1 - kBlendThreshold);
+    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(confidence),
+                appearance_};
+  }
 
-  // Search a downscaled area, then refine at full resolution.
+  // Search a downscaled area, then refine at full resolution: by correlation, and where that
+  // finds nothing, by the blend test.
   std::optional<Mark> search_area(const Frame& frame, Box area) {
     area = area.clipped(width_, height_);
     if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
@@ -151,12 +187,43 @@ class ProfileDetector final : public Detector {
     cv::resize(luma(frame, to_rect(area)), small, {}, search_scale_, search_scale_, cv::INTER_AREA);
     if (small.cols < small_template_.cols || small.rows < small_template_.rows) return std::nullopt;
     auto [score, at] = unmark::best_match(small, small_template_);
-    if (score < opt_.threshold * 0.85) return std::nullopt;  // the coarse score runs a little lower
-    Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
-               full_template_.cols, full_template_.rows};
-    auto m = verify(frame, coarse.grown(int(std::ceil(1.0 / search_scale_))));
-    if (!m || m->confidence < opt_.threshold) return std::nullopt;
-    return m;
+    if (score >= opt_.threshold * 0.85) {  // the coarse score runs a little lower
+      Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
+                 full_template_.cols, full_template_.rows};
+      auto m = verify(frame, coarse.grown(int(std::ceil(1.0 / search_scale_))));
+      if (m && m->confidence >= opt_.threshold) return m;
+    }
+    return search_blend(frame, small, area);
+  }
+
+  // The blend test over `small` (the luma of `area` at the search scale); its best few
+  // placements are tested again at full resolution.
+  std::optional<Mark> search_blend(const Frame& frame, const cv::Mat& small, const Box& area) const {
+    const cv::Size mark_small = blend_small_.size();
+    if (!blend_small_.usable() || !blend_full_.usable() || small.cols < mark_small.width ||
+        small.rows < mark_small.height)
+      return std::nullopt;
+    cv::Mat scores = blend_small_.scores(small);
+    const int reach = int(std::ceil(1.0 / search_scale_)) + 1;  // a small sample spans this many
+    std::optional<Mark> best;
+    for (int k = 0; k < kBlendCandidates; ++k) {
+      double score;
+      cv::Point at;
+      cv::minMaxLoc(scores, nullptr, &score, nullptr, &at);
+      if (score < kBlendSearchThreshold) break;
+      Box window = Box{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
+                       full_template_.cols, full_template_.rows}
+                       .grown(reach)
+                       .clipped(width_, height_);
+      if (window.w >= full_template_.cols && window.h >= full_template_.rows)
+        if (auto m = blend(luma(frame, to_rect(window)), window); m && (!best || m->confidence > best->confidence))
+          best = m;
+      // The next candidate lies elsewhere: not within half the mark of this one.
+      const cv::Rect near(at.x - mark_small.width / 2, at.y - mark_small.height / 2, mark_small.width,
+                          mark_small.height);
+      scores(near & cv::Rect(0, 0, scores.cols, scores.rows)).setTo(-1);
+    }
+    return best;
   }
 
   std::optional<Mark> search_places(const Frame& frame) {
@@ -180,6 +247,7 @@ class ProfileDetector final : public Detector {
   ProfileDetectorOptions opt_;
   cv::Mat full_template_, small_template_, half_template_, core_template_;
   cv::Rect core_rect_;  // the core's place in the template
+  BlendTest blend_full_, blend_small_;  // at full resolution and at the search scale
   double search_scale_ = 1;
   std::vector<cv::Point2d> places_;
   std::optional<Mark> last_;

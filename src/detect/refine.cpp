@@ -6,8 +6,9 @@
 // mark arrives at a spot against the nearest earlier frame where that spot is clear (the next two
 // frames of the mark too), and the last frames before it leaves against the first clear one after.
 // The clear frame is aligned first: shifted (+-3 px) to match the marked one on the band around
-// the mark, undoing a frame or two of motion. The fit is robust (Huber weights), so a pair spoilt
-// by motion counts for little. The mark is taken to be one colour (white, grey, black: nearly
+// the mark, undoing a frame or two of motion; what is left of the difference on that band weighs
+// the pair, and the fit is robust besides (Huber weights), so a pair spoilt by motion counts for
+// little. The colour's fit also allows for the clear frame's own error (blend_fit.h). The mark is taken to be one colour (white, grey, black: nearly
 // every overlay), measured where it is strong; alpha is then one unknown per pixel, which a
 // handful of pairs pins down (two unknowns per pixel would not be). A mark of several colours
 // gets their median, which matters only where it is translucent: opaque parts are inpainted.
@@ -21,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/log.h"
+#include "detect/blend_fit.h"
 #include "detect/detector.h"
 #include "detect/match.h"
 #include "detect/plane_copy.h"
@@ -32,10 +34,10 @@ namespace {
 
 constexpr int kRing = 8;              // frames kept to look back from an arrival
 constexpr double kClear = 0.25;       // template correlation below which a spot is clear of the mark
-constexpr double kHuber = 6.0;        // 8-bit levels
 constexpr int kConfirm = 3;           // frames a spot must stay free of the mark after it leaves
 constexpr double kPairSignature = 0.3;  // correlation of a pair's difference with the mark's template
 constexpr double kUndoLimit = 0.6;    // the remover inpaints at or above this alpha anyway
+constexpr double kNoiseFloor = 4.0;   // levels^2: a pair's mismatch never counts as less than this
 
 // A frame's planes, 8-bit, chroma at its own resolution. 8-bit planes are viewed in place, the
 // frame's buffers held by a reference (a decoder never writes into a buffer it has handed out, and
@@ -127,40 +129,27 @@ cv::Mat aligned_crop(const Planes& clear, const cv::Mat& marked, const cv::Rect&
 
 struct Observation {
   cv::Mat obs, bg;  // CV_8UC3 (Y, U, V), the grown box
+  double mismatch;  // mean squared luma difference on the band outside the mark, levels^2
 };
 
-// Robust fit of o = k * b + c (Huber weights), or with the colour fixed (o - C = k (b - C)) when
-// `colour` >= 0. Returns {k, c}.
-std::pair<double, double> fit_line(const std::vector<float>& b, const std::vector<float>& o, double colour) {
-  const size_t n = b.size();
-  std::vector<double> w(n, 1.0);
-  double k = 1, c = 0;
-  for (int iter = 0; iter < 8; ++iter) {
-    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double x = colour >= 0 ? b[i] - colour : b[i], y = colour >= 0 ? o[i] - colour : o[i];
-      sw += w[i];
-      sx += w[i] * x;
-      sy += w[i] * y;
-      sxx += w[i] * x * x;
-      sxy += w[i] * x * y;
-    }
-    if (sw <= 0) break;
-    if (colour >= 0) {
-      k = sxx > 1e-6 ? std::clamp(sxy / sxx, 0.0, 1.0) : 1.0;
-      c = (1 - k) * colour;
-    } else {
-      const double mx = sx / sw, my = sy / sw, vx = sxx / sw - mx * mx;
-      if (vx < 25.0) return {1.0, 0.0};  // the background never varied: alpha is not measurable
-      k = std::clamp((sxy / sw - mx * my) / vx, 0.0, 1.0);
-      c = my - k * mx;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      const double r = std::abs(o[i] - (k * b[i] + c));
-      w[i] = r <= kHuber ? 1.0 : kHuber / r;
-    }
+// How far the two crops of a pair differ where the mark is not (the band that aligned them):
+// motion the shift did not undo, and noise. Each sample's square is capped as in the alignment,
+// since the mark may reach into the band.
+double band_mismatch(const cv::Mat& marked, const cv::Mat& clear, int band_x, int band_y) {
+  double sum = 0;
+  int count = 0;
+  for (int y = 0; y < marked.rows; ++y) {
+    const cv::Vec3b* m = marked.ptr<cv::Vec3b>(y);
+    const cv::Vec3b* c = clear.ptr<cv::Vec3b>(y);
+    const bool band_row = y < band_y || y >= marked.rows - band_y;
+    for (int x = 0; x < marked.cols; ++x)
+      if (band_row || x < band_x || x >= marked.cols - band_x) {
+        const double d = std::min(std::abs(int(m[x][0]) - int(c[x][0])), 24);
+        sum += d * d;
+        ++count;
+      }
   }
-  return {k, c};
+  return count ? sum / count : 0.0;
 }
 
 double median(std::vector<float> v) {
@@ -206,7 +195,8 @@ struct ProfileMeasurer::State {
       ++rep.pairs_rejected;
       return;
     }
-    pairs.push_back({obs, std::move(bg)});
+    const double mismatch = band_mismatch(obs, bg, band_x, band_y);
+    pairs.push_back({obs, std::move(bg), mismatch});
   }
   void observe(const Frame& f);
   std::optional<Profile> finish(const std::string& source);
@@ -328,6 +318,17 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   }
   const size_t n = pairs.size();
   const int npix = crop_size.area();
+  // Each pair counts by how well its two frames agree around the mark: one spoilt by motion the
+  // shift did not undo (tens of levels^2, against a few for a clean one) counts for little. Of
+  // the mismatch, half is taken to be the clear frame's (noise is in both frames alike).
+  std::vector<double> prior(n);
+  double prior_sum = 0, b_noise = 0;
+  for (size_t i = 0; i < n; ++i) {
+    prior[i] = 1.0 / (pairs[i].mismatch + kNoiseFloor);
+    prior_sum += prior[i];
+    b_noise += prior[i] * pairs[i].mismatch;
+  }
+  b_noise = 0.5 * b_noise / prior_sum;
   std::vector<float> b(n), o(n);
   auto samples = [&](int p, int ch) {
     const int x = p % crop_size.width, y = p / crop_size.width;
@@ -341,10 +342,10 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   std::vector<float> strong[3];
   for (int p = 0; p < npix; ++p) {
     samples(p, 0);
-    auto [k, c] = fit_line(b, o, -1);
-    const double a = 1 - k;
+    const BlendLine line = fit_blend_line(b, o, -1, prior, b_noise);
+    const double a = line.alpha();
     if (a <= 0.3) continue;
-    strong[0].push_back(float(std::clamp(c / a, 0.0, 255.0)));
+    strong[0].push_back(float(std::clamp(line.intercept / a, 0.0, 255.0)));
     for (int ch = 1; ch <= 2; ++ch) {
       samples(p, ch);
       std::vector<float> est(n);
@@ -358,19 +359,11 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   }
   cv::Vec3f colour(float(median(strong[0])), float(median(strong[1])), float(median(strong[2])));
   // 2. Alpha per pixel with that colour fixed: one unknown, which a handful of pairs pins down.
-  //    Then the luma colour again from that alpha (a robust mean over the strong pixels), and
-  //    alpha once more.
+  //    (The colour implied again by that alpha is the same colour: the two are fitted together.)
   cv::Mat alpha(crop_size, CV_32F, cv::Scalar(0));
-  for (int round = 0; round < 2; ++round) {
-    std::vector<float> implied;
-    for (int p = 0; p < npix; ++p) {
-      samples(p, 0);
-      const double a = 1 - fit_line(b, o, colour[0]).first;
-      alpha.at<float>(p / crop_size.width, p % crop_size.width) = float(a);
-      if (a > 0.3)
-        for (size_t i = 0; i < n; ++i) implied.push_back(float((o[i] - (1 - a) * b[i]) / a));
-    }
-    if (round == 0 && implied.size() >= 16) colour[0] = float(std::clamp(median(implied), 0.0, 255.0));
+  for (int p = 0; p < npix; ++p) {
+    samples(p, 0);
+    alpha.at<float>(p / crop_size.width, p % crop_size.width) = float(fit_blend_line(b, o, colour[0], prior).alpha());
   }
   // Per-pixel noise (a handful of pairs each) would come back amplified by 1 / (1 - alpha) as
   // speckle; a mark's alpha is smooth but for its edges, which a median keeps.
@@ -386,7 +379,9 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   std::vector<double> err_undo(size_t(npix), 0.0), err_paint(size_t(npix), 0.0);
   cv::Mat footprint = alpha > 0.004f;
   cv::dilate(footprint, footprint, cv::Mat());
-  for (const Observation& pair : pairs) {
+  for (size_t i = 0; i < n; ++i) {
+    const Observation& pair = pairs[i];
+    const double weight = prior[i] * n / prior_sum;  // a clean pair's truth is the surer
     cv::Mat oy, by;
     cv::extractChannel(pair.obs, oy, 0);
     cv::extractChannel(pair.bg, by, 0);
@@ -399,9 +394,9 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
       if (a <= 0.004 || a >= kUndoLimit) continue;
       const double truth = by.at<uint8_t>(y, x);
       const double undone = std::clamp((oy.at<uint8_t>(y, x) - a * colour[0]) / (1 - a), 0.0, 255.0);
-      err_undo[size_t(p)] += (undone - truth) * (undone - truth);
+      err_undo[size_t(p)] += weight * (undone - truth) * (undone - truth);
       const double paint = painted.at<uint8_t>(y, x) - truth;
-      err_paint[size_t(p)] += paint * paint;
+      err_paint[size_t(p)] += weight * paint * paint;
     }
   }
   cv::Mat undo(crop_size, CV_8U, cv::Scalar(0));
