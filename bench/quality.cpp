@@ -31,6 +31,7 @@ extern "C" {
 #include <vector>
 
 #include "io/frame_reader.h"
+#include "io/video_encoder.h"
 
 namespace fs = std::filesystem;
 using namespace unmark;
@@ -359,8 +360,8 @@ int main(int argc, char** argv) {
     const int n = int(clean.size());
     std::printf("clean clip: %s, %d frames, %dx%d; marks composited in RGB, encoded libx264 crf 12\n",
                 clean_path.c_str(), n, clean[0].cols, clean[0].rows);
-    std::printf("unmark: %s remove IN -o OUT %s (full auto: not told where the mark is; crf 18)\n",
-                unmark.c_str(), extra.c_str());
+    std::printf("unmark: %s remove IN -o OUT %s (full auto: not told where the mark is; default crf %d)\n",
+                unmark.c_str(), extra.c_str(), EncoderSettings::kDefaultCrf);
     std::printf("delogo and telea are TOLD the true box / mask; telea's frames are scored unencoded\n");
     for (const MarkDesign& mark : designs(clean[0].cols)) {
       if (!only.empty() && only != mark.name) continue;
@@ -395,7 +396,8 @@ int main(int argc, char** argv) {
       const std::string delogo_out = out_dir + "/" + mark.name + ".delogo.mp4";
       run_or_throw("ffmpeg -v error -y -i " + quote(case_path) + " -vf \"" +
                    delogo_filter(mark, n, clean[0].cols, clean[0].rows) +
-                   "\" -c:v libx264 -preset veryfast -crf 18 -c:a copy " + quote(delogo_out));
+                   "\" -c:v libx264 -preset veryfast -crf " + std::to_string(EncoderSettings::kDefaultCrf) +
+                   " -c:a copy " + quote(delogo_out));
       print_row("ffmpeg delogo (told)", score(read_bgr(delogo_out, 0), input, clean, mark), n);
       print_row("opencv telea (told)", score(telea(input, mark), input, clean, mark), n);
       std::fflush(stdout);

@@ -6,6 +6,9 @@
 #include <random>
 
 #include "core/error.h"
+#include <opencv2/imgproc.hpp>
+
+#include "remove/halo.h"
 #include "remove/remover.h"
 #include "remove/scene_flow.h"
 #include "detect/profile.h"
@@ -337,4 +340,75 @@ TEST(DeblendRemover, ASpeckTheUndoingAmplifiedIsPaintedOver) {
       if (std::abs(x - sx) > 1 || std::abs(y - sy) > 1)
         worst = std::max(worst, std::abs(sample(out.plane(0), x, y) - sample(truth.plane(0), x, y)));
   EXPECT_LE(worst, 2);
+}
+
+// ---- the halo of a frame's mark past its profile (remove/halo.h) ------------------------------
+
+namespace {
+
+// A luma plane of `background` with a white disc of radius `radius` at (cx, cy); `busy` lays dark
+// strokes like printed text over the background first.
+Frame disc_frame(int radius, int background, bool busy) {
+  Frame f = blank_frame(160, 120, AV_PIX_FMT_YUV420P);
+  for (int p = 0; p < 3; ++p) {
+    PlaneView pv = f.plane(p);
+    for (int y = 0; y < pv.height; ++y)
+      for (int x = 0; x < pv.width; ++x) {
+        int v = p ? 128 : background;
+        if (p == 0 && busy && (y / 2) % 2 == 0 && (x / 3) % 5 != 0) v = 30;  // strokes and gaps
+        if (p == 0 && std::hypot(x - 80.0, y - 60.0) <= radius) v = 230;
+        pv.data[y * pv.stride + x] = uint8_t(v);
+      }
+  }
+  return f;
+}
+
+// The canvas of a disc footprint of radius `radius` over `area`.
+cv::Mat disc_canvas(const Box& area, int radius) {
+  cv::Mat canvas = cv::Mat::zeros(area.h, area.w, CV_8U);
+  cv::circle(canvas, {80 - area.x, 60 - area.y}, radius, cv::Scalar(255), cv::FILLED);
+  return canvas;
+}
+
+}  // namespace
+
+TEST(Halo, ReachesAMarkThatSwelledPastItsFootprint) {
+  // The profile's disc has radius 14; this frame's mark swelled to 17 (Sora's cloud does).
+  const Frame f = disc_frame(17, 150, false);
+  const Box area{50, 30, 60, 60};
+  cv::Mat canvas = disc_canvas(area, 14);
+  const int added = grow_into_halo(f.plane(0), area, 230.f, canvas, canvas);
+  EXPECT_GT(added, 200);  // the ring between radius 14 and 17: ~290 samples
+  // Every sample of the swollen mark is now to be removed, and little beyond it.
+  int missed = 0, beyond = 0;
+  for (int y = 0; y < area.h; ++y)
+    for (int x = 0; x < area.w; ++x) {
+      const double r = std::hypot(area.x + x - 80.0, area.y + y - 60.0);
+      const bool removed = canvas.at<uint8_t>(y, x) != 0;
+      missed += r <= 17 && !removed;
+      beyond += r > 19.5 && removed;
+    }
+  EXPECT_EQ(missed, 0);
+  EXPECT_EQ(beyond, 0);
+}
+
+TEST(Halo, LeavesAMarkThatFitsAndABusyOrCloseBackgroundAlone) {
+  const Box area{50, 30, 60, 60};
+  {
+    const Frame fits = disc_frame(14, 150, false);
+    cv::Mat canvas = disc_canvas(area, 15);
+    EXPECT_EQ(grow_into_halo(fits.plane(0), area, 230.f, canvas, canvas), 0);
+  }
+  {
+    // Printed strokes around the footprint: the paper between them is as bright as a halo.
+    const Frame busy = disc_frame(14, 215, true);
+    cv::Mat canvas = disc_canvas(area, 15);
+    EXPECT_EQ(grow_into_halo(busy.plane(0), area, 230.f, canvas, canvas), 0);
+  }
+  {
+    // A background almost the mark's colour: whatever is left of a halo does not show.
+    const Frame close = disc_frame(17, 205, false);
+    cv::Mat canvas = disc_canvas(area, 14);
+    EXPECT_EQ(grow_into_halo(close.plane(0), area, 230.f, canvas, canvas), 0);
+  }
 }

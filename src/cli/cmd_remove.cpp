@@ -70,8 +70,8 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
   enc->add_option("--encoder", job.encoder.name, "auto, x264, x265 or nvenc")
       ->default_val("auto")
       ->envname("UNMARK_ENCODER");
-  enc->add_option("--crf", job.encoder.crf, "Constant quality (lower is better; 18 looks lossless)")
-      ->default_val(18)
+  enc->add_option("--crf", job.encoder.crf, "Constant quality (lower is better; 17 keeps the rest of the frame >= 45 dB)")
+      ->default_val(EncoderSettings::kDefaultCrf)
       ->check(CLI::Range(0, 51))
       ->envname("UNMARK_CRF");
   enc->add_option("--preset", job.encoder.preset, "Encoder speed preset (x264 names)")

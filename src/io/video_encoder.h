@@ -17,7 +17,10 @@ namespace unmark {
 
 struct EncoderSettings {
   std::string name = "auto";   // auto | x264 | x265 | nvenc
-  int crf = 18;                // constant quality; 18 is visually lossless for x264/x265
+  // Constant quality. 17: the untouched rest of the frame keeps >= 45 dB against the input
+  // through the re-encode (18 gave 44.6 on the quality bench's clip, for 13% less size).
+  static constexpr int kDefaultCrf = 17;
+  int crf = kDefaultCrf;
   std::string preset = "veryfast";
   int threads = 0;             // 0: the encoder's own choice (all cores)
 };

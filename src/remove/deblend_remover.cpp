@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "detect/profile.h"
+#include "remove/halo.h"
 #include "remove/inpaint_kernel.h"
 #include "remove/inpaint_remover.h"
 
@@ -26,27 +27,26 @@ constexpr float kClipped = 0.985f;  // observed at or above this share of full s
 constexpr int kSpeck = 16;          // 8-bit levels an undone sample may stand apart from (all but one of) its neighbours
 
 // The mark's alpha and alpha-weighted colour channel over `pb` of a plane subsampled by (sx, sy),
-// for a mark whose luma box is `box`.
+// for a mark whose luma box is `box` (inside the plane box's luma area; alpha 0 around it).
 // `undo` (CV_8U, empty when the mark has no such map) is 255 where undoing is to be used.
 void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx, int sy, int channel,
                       cv::Mat& alpha, cv::Mat& color, cv::Mat& undo) {
   std::vector<cv::Mat> yuv;
   cv::split(m.color, yuv);
-  if (sx == 0 && sy == 0) {
-    alpha = m.alpha;
-    color = yuv[size_t(channel)];
-    undo = m.undo;
-    return;
-  }
-  // Luma-resolution canvas covering the chroma box exactly, then averaged down.
+  // Luma-resolution canvas covering the plane's box exactly, then averaged down.
   cv::Size canvas_size(pb.w << sx, pb.h << sy);
   cv::Mat a = cv::Mat::zeros(canvas_size, CV_32F), ac = cv::Mat::zeros(canvas_size, CV_32F);
   cv::Rect at(box.x - (pb.x << sx), box.y - (pb.y << sy), m.alpha.cols, m.alpha.rows);
   m.alpha.copyTo(a(at));
   cv::Mat premultiplied = m.alpha.mul(yuv[size_t(channel)]);
   premultiplied.copyTo(ac(at));
-  cv::resize(a, alpha, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
-  cv::resize(ac, color, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+  if (sx == 0 && sy == 0) {
+    alpha = a;
+    color = ac;
+  } else {
+    cv::resize(a, alpha, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+    cv::resize(ac, color, {pb.w, pb.h}, 0, 0, cv::INTER_AREA);
+  }
   color = color / cv::max(alpha, 1e-6f);
   if (m.undo.empty()) return;
   // A chroma sample is undone only where all the luma samples it covers are.
@@ -57,12 +57,27 @@ void plane_appearance(const ScaledMark& m, const Box& box, const Box& pb, int sx
   cv::resize(kept, undo, {pb.w, pb.h}, 0, 0, cv::INTER_NEAREST);
 }
 
-// The samples the mark touches (alpha above kVisible) on one plane.
-PlaneHoles touched(const Box& pb, const cv::Mat& alpha) {
-  PlaneHoles holes{pb, std::vector<uint8_t>(size_t(pb.w) * pb.h, 0)};
-  for (int y = 0; y < pb.h; ++y)
-    for (int x = 0; x < pb.w; ++x) holes.mask[size_t(y) * pb.w + x] = alpha.at<float>(y, x) >= kVisible;
-  return holes;
+// What removing the mark changes, at luma resolution over the luma `area` (CV_8U, 0 or 255):
+// every sample it touches (alpha above kVisible), and around the part that is to be painted
+// (opaque, or where undoing lost to painting) the reach of its compression ringing and soft
+// edge. Painting starts from the samples around what it paints: left as they were, those carry
+// the mark's halo inward, a pale ghost of the whole shape. Around what is undone the ringing is
+// undone with it, and the real background there stays.
+// `painted` is set to the part to be painted, its ring included.
+cv::Mat removal_canvas(const Box& area, const Box& box, const ScaledMark& m, bool undo_all, cv::Mat& painted) {
+  cv::Mat alpha = cv::Mat::zeros(area.h, area.w, CV_32F);
+  const cv::Rect at(box.x - area.x, box.y - area.y, box.w, box.h);
+  m.alpha.copyTo(alpha(at));
+  cv::Mat touched = alpha >= kVisible;
+  painted = alpha >= kOpaque;
+  if (!undo_all && !m.undo.empty()) {
+    cv::Mat lost = cv::Mat::zeros(area.h, area.w, CV_8U);
+    lost(at).setTo(255, m.undo == 0);
+    painted |= lost & touched;
+  }
+  cv::dilate(painted, painted,
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+  return touched | painted;
 }
 
 // Undoes the blend in place where it is translucent, over the samples `holes` marks; leaves
@@ -82,7 +97,11 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
       if (!hole) continue;
       const float a = alpha.at<float>(y, x);
       const float observed = float(row[x]);
-      if (a >= kOpaque || observed >= kClipped * max_value || (!undo.empty() && !undo.at<uint8_t>(y, x))) continue;
+      // Left to fill: opaque, clipped, where undoing lost to painting, and the ring around what
+      // is painted (removal_canvas), where the mark's alpha is nil.
+      if (a < kVisible || a >= kOpaque || observed >= kClipped * max_value ||
+          (!undo.empty() && !undo.at<uint8_t>(y, x)))
+        continue;
       const float original = (observed - a * color.at<float>(y, x) * scale) / (1.f - a);
       row[x] = T(std::clamp(std::lround(original), 0L, long(max_value)));
       hole = 0;
@@ -163,25 +182,28 @@ class DeblendRemover final : public Remover {
         // it is translucent; then follow the scene's motion to where the rest came out from
         // under the mark (less exact than a frame that shows the spot, and than undoing); then
         // paint what none of that reached.
-        std::vector<PlaneHoles> holes;
+        const Box area = removal_area(mark.box, sf.frame.width(), sf.frame.height());
+        cv::Mat painted;
+        cv::Mat canvas = removal_canvas(area, mark.box, *mark.appearance, mode_ == Mode::deblend, painted);
+        grow_into_halo(sf.frame.plane(0), area, mark_luma(mark), painted, canvas);
+        std::vector<PlaneHoles> holes = holes_from_canvas(sf.frame, canvas, area);
         std::vector<cv::Mat> alphas, colors, undos;
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
           PlaneView plane = sf.frame.plane(p);
-          Box pb = mark.box.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
+          Box pb = area.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
           cv::Mat alpha, color, undo;
           plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color, undo);
-          holes.push_back(touched(pb, alpha));
           alphas.push_back(alpha);
           colors.push_back(color);
           undos.push_back(undo);
         }
-        if (window_) window_->fill(i, mark.box, holes);
+        if (window_) window_->fill(i, area, holes);
         for (int p = 0; p < sf.frame.plane_count(); ++p) {
           PlaneView plane = sf.frame.plane(p);
           if (plane.wide()) deblend_plane<uint16_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
           else deblend_plane<uint8_t>(plane, alphas[size_t(p)], colors[size_t(p)], undos[size_t(p)], holes[size_t(p)]);
         }
-        if (window_) window_->follow(i, mark.box, holes);
+        if (window_) window_->follow(i, area, holes);
         paint_holes(sf.frame, holes);
       }
     }

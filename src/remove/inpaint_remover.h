@@ -3,10 +3,25 @@
 
 #include <memory>
 
+#include <opencv2/core.hpp>
+
 #include "remove/remover.h"
 #include "remove/temporal_fill.h"
 
 namespace unmark {
+
+// Luma samples a painted footprint is dilated by: the reach of the compression ringing and the
+// soft edge around a mark.
+constexpr int kFootprintReach = 3;
+
+// The luma area removing a mark with a profile may change: its box grown by the footprint's
+// reach and the halo's (remove/halo.h), clipped to the frame.
+Box removal_area(const Box& box, int width, int height);
+// The mark's luma colour (alpha-weighted over its profile), 8-bit levels. `mark` has a profile.
+float mark_luma(const Mark& mark);
+// The holes on every plane for `canvas` (CV_8U over the luma `area`, non-zero: to change); a
+// chroma sample is a hole if any luma sample it covers is.
+std::vector<PlaneHoles> holes_from_canvas(const Frame& frame, const cv::Mat& canvas, const Box& area);
 
 std::unique_ptr<Remover> make_inpaint_remover(const RemoverOptions& options);
 // Inpaints one mark's box (grown by options.margin, clipped) on every plane of a writable frame.

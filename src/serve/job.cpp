@@ -269,7 +269,7 @@ JobRequest parse_job_request(const json& body, bool source_required) {
   }
   json crf_holder = json::object();
   if (!pick("crf").is_null()) crf_holder["crf"] = pick("crf");
-  o.crf = get_int_in(crf_holder, "crf", "crf", 18, 0, 51);
+  o.crf = get_int_in(crf_holder, "crf", "crf", EncoderSettings::kDefaultCrf, 0, 51);
   o.preset = lower(str_opt("preset", "veryfast"));
   check_member("preset", o.preset,
                {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"});

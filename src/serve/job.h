@@ -48,7 +48,7 @@ struct JobOptions {
   double max_box_percent = 100;      // marks larger than this share of the frame are ignored
   std::string remover = "auto";      // --remove
   std::string encoder = "auto";      // --encoder
-  int crf = 18;                      // --crf
+  int crf = EncoderSettings::kDefaultCrf;  // --crf
   std::string preset = "veryfast";   // --preset
   std::string container = "mp4";     // output container: mp4 | mov | mkv (old force_format)
   EditSettings edits;                // start, end, width, height, fps, audio (--start ... --no-audio)

@@ -79,8 +79,9 @@ void Tracker::track(std::span<SegmentFrame> seg, Detector& detector, int emit) {
       ys.push_back(seg[size_t(i)].marks[0].box.y);
     }
     int mx = median(xs), my = median(ys);
-    // Steady when nearly all of the run sits within the jitter of its median; the few frames that
-    // do not (a mark half gone before a jump matches a pixel or three off) belong to the same place.
+    // Steady when nearly all of the run sits within the jitter of its median. The few frames that
+    // do not keep their own box: the mark moved there (Sora's slides down 1, 4, then 13 pixels
+    // in the frames before it jumps; held at the median, its lower edge stayed in the output).
     size_t within = 0;
     for (size_t k = 0; k < xs.size(); ++k)
       within += std::abs(xs[k] - mx) <= opt_.jitter && std::abs(ys[k] - my) <= opt_.jitter;
@@ -91,7 +92,10 @@ void Tracker::track(std::span<SegmentFrame> seg, Detector& detector, int emit) {
     if (run.first == 0 && carried_ && std::abs(carried_->box.x - mx) <= opt_.jitter &&
         std::abs(carried_->box.y - my) <= opt_.jitter)
       still = carried_->box;
-    for (int i = run.first; i <= run.last; ++i) seg[size_t(i)].marks[0].box = still;
+    for (int i = run.first; i <= run.last; ++i) {
+      Box& box = seg[size_t(i)].marks[0].box;
+      if (std::abs(box.x - mx) <= opt_.jitter && std::abs(box.y - my) <= opt_.jitter) box = still;
+    }
   }
 
   carried_.reset();

@@ -4,7 +4,8 @@
 //  - fills short gaps between two runs at the same place (a mark hidden for a frame or two);
 //  - never fills across a jump (runs at different places stay apart: no smeared box);
 //  - holds the box still within a run (the mark does not move while it stays; detection jitters
-//    by a pixel).
+//    by a pixel), but for the frames found further off: Sora's mark slides a few pixels as it
+//    fades out before a jump, and those frames keep the box they were found at.
 // One mark per frame (the strongest); state carries across segments.
 #pragma once
 
