@@ -59,14 +59,19 @@ int grow_into_halo(const PlaneView& luma, const Box& area, float mark_luma, cons
     for (int x = 0; x < work.w; ++x) {
       if (!band.at<uint8_t>(y, x)) continue;
       near.clear();
-      for (int v = std::max(0, y - kWindow); v <= std::min(work.h - 1, y + kWindow); ++v)
-        for (int u = std::max(0, x - kWindow); u <= std::min(work.w - 1, x + kWindow); ++u)
+      // Every other sample each way: the background's statistics, at a quarter of the cost.
+      for (int v = std::max(0, y - kWindow); v <= std::min(work.h - 1, y + kWindow); v += 2)
+        for (int u = std::max(0, x - kWindow); u <= std::min(work.w - 1, x + kWindow); u += 2)
           if (beyond.at<uint8_t>(v, u)) near.push_back(observed.at<uint8_t>(v, u));
       if (near.size() < 8) continue;
-      std::sort(near.begin(), near.end());
+      auto at_share = [&](size_t k) {
+        std::nth_element(near.begin(), near.begin() + long(k), near.end());
+        return int(near[k]);
+      };
+      const int median = at_share(near.size() / 2);
       // A busy background (text, foliage) has samples as bright as a halo of its own.
-      if (near[near.size() * 3 / 4] - near[near.size() / 4] > kHaloSpread) continue;
-      const float background = near[near.size() / 2], seen = observed.at<uint8_t>(y, x);
+      if (at_share(near.size() * 3 / 4) - at_share(near.size() / 4) > kHaloSpread) continue;
+      const float background = float(median), seen = observed.at<uint8_t>(y, x);
       const float way = mark_luma - background;  // from the background to the mark
       const float toward = way >= 0 ? seen - background : background - seen;
       if (std::abs(way) >= kHaloContrast && toward > std::max(kHaloMin, kHaloShare * std::abs(way)))

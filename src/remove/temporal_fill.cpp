@@ -50,6 +50,7 @@ constexpr double kAgree = 5.0;       // mean |difference| (8-bit levels) for a s
 constexpr double kMinShown = 0.5;    // share of the aligning samples a source must show
 constexpr int kMaxSearched = 6;      // sources given the full motion search, per mark
 constexpr int kMaxTried = 64;        // sources looked at, per mark
+constexpr double kMaxShownOfHidden = 0.1;  // share of the holes a source may show and still be skipped
 constexpr int kMaxSteps = 40;        // frames followed each way in time
 constexpr int kMinFollowMargin = 24; // luma samples around the area over which motion is measured
 constexpr double kRoundTrip = 0.5;   // luma samples a motion and the one back may miss by
@@ -185,13 +186,18 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
       if (!holes[0].unknown(x, y) && !hidden(others, x, y)) known.push_back({x, y});
   if (known.size() < 16) return 0;  // nothing around to align with (a mark over most of the frame)
 
-  // True when `covers` hide every luma hole (every other one each way).
-  auto hides_every_hole = [&](const std::vector<Cover>& covers) {
+  // True when `covers` hide nearly every luma hole (every other one each way): a source with its
+  // mark where this frame's is shows at most a few samples of a halo around it, its own halo.
+  auto hides_the_holes = [&](const std::vector<Cover>& covers) {
     const PlaneHoles& h = holes[0];
+    size_t holes_seen = 0, shown = 0;
     for (int y = 0; y < h.box.h; y += 2)
       for (int x = 0; x < h.box.w; x += 2)
-        if (h.mask[size_t(y) * h.box.w + x] && !hidden(covers, h.box.x + x, h.box.y + y)) return false;
-    return true;
+        if (h.mask[size_t(y) * h.box.w + x]) {
+          ++holes_seen;
+          shown += !hidden(covers, h.box.x + x, h.box.y + y);
+        }
+    return double(shown) <= kMaxShownOfHidden * double(holes_seen);
   };
 
   // The other frames of the window, nearest in time first.
@@ -208,9 +214,9 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
     if (src.frame->width() != f.width() || src.frame->height() != f.height() ||
         src.frame->av->format != f.av->format)
       continue;
-    // A source whose own mark hides all of the holes where they are shows nothing of them at the
-    // shifts that matter (motion much smaller than the mark): skipped before any work.
-    if (hides_every_hole(*src.covered)) continue;
+    // A source whose own mark hides (nearly) all of the holes where they are shows nothing of
+    // them at the shifts that matter (motion much smaller than the mark): skipped before any work.
+    if (hides_the_holes(*src.covered)) continue;
     ++tried;
     const PlaneView gy = src.frame->plane(0);
     const size_t needed = size_t(double(known.size()) * kMinShown);
