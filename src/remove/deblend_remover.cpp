@@ -12,6 +12,8 @@
 // frame's own pixel grid, which is what makes the undoing exact.
 #include <opencv2/imgproc.hpp>
 
+#include <map>
+
 #include "core/log.h"
 #include "detect/profile.h"
 #include "remove/halo.h"
@@ -134,6 +136,127 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
   for (size_t i : specks) holes.mask[i] = 1;
 }
 
+// The mark's appearance shifted by a fraction of a sample. A half-sample misalignment leaves a
+// ghost of the mark's edges when the blend is undone, and a mark drawn at fractional positions
+// (a scrolling or sliding overlay) is found at whole ones. So each frame's mark is undone with the
+// shift whose undoing leaves its translucent edges smoothest: over the pairs of neighbouring
+// samples across the unshifted mark's alpha edges (the same pairs for every shift, so the sums
+// compare), the squared step between the two samples undone, each capped (a pair on the
+// background's own edge counts the same for every shift). Shifts are resampled with a Lanczos
+// kernel: a bilinear half-sample shift also blurs the mark.
+class SubpixelAligner {
+ public:
+  // The appearance best aligned with `frame`'s mark (`mark`'s own when none is better).
+  std::shared_ptr<const ScaledMark> align(const Frame& frame, const Mark& mark) {
+    const Candidates& c = candidates(mark.appearance);
+    if (c.pairs.empty()) return mark.appearance;
+    const PlaneView luma = frame.plane(0);
+    const float scale = 1.f / float(1 << (luma.bit_depth - 8));
+    auto seen = [&](int x, int y) {
+      const int fx = mark.box.x + x, fy = mark.box.y + y;
+      return luma.wide() ? float(reinterpret_cast<const uint16_t*>(luma.data + fy * luma.stride)[fx]) * scale
+                         : float(luma.data[fy * luma.stride + fx]);
+    };
+    double best_cost = 0;
+    size_t best = 0;
+    for (size_t k = 0; k < c.shifted.size(); ++k) {  // nearest to no shift first
+      const ScaledMark& m = *c.shifted[k];
+      auto undone = [&](int x, int y) {
+        const float a = std::min(m.alpha.at<float>(y, x), 0.95f);
+        return (seen(x, y) - a * c.luma[k].at<float>(y, x)) / (1 - a);
+      };
+      double cost = 0;
+      for (const Pair& p : c.pairs) {
+        const float step = (undone(p.ax, p.ay) - undone(p.bx, p.by)) * p.weight;
+        cost += std::min(step * step, kCap * kCap);
+      }
+      if (k == 0 || cost < best_cost * (1 - kBetter)) {
+        best_cost = cost;
+        best = k;
+      }
+    }
+    return c.shifted[best];
+  }
+
+ private:
+  static constexpr float kStep = 0.25f;    // samples between the shifts tried, up to half a sample
+  static constexpr double kBetter = 0.02;  // share of the cost a shift must save over a smaller one
+  static constexpr float kCap = 6.f;       // 8-bit levels: a step beyond is the background's own
+  struct Pair {
+    int ax, ay, bx, by;
+    float weight;  // 1 - the larger alpha: the step in observed levels
+  };
+  struct Candidates {
+    std::vector<Pair> pairs;
+    std::vector<std::shared_ptr<const ScaledMark>> shifted;  // [0]: the mark itself
+    std::vector<cv::Mat> luma;                                // each one's luma colour
+  };
+
+  // The shifted appearances of `mark`, made once per appearance (every frame's mark shares it).
+  const Candidates& candidates(const std::shared_ptr<const ScaledMark>& mark) {
+    auto it = cache_.find(mark.get());
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() > 8) cache_.clear();  // appearances come and go with segments' profiles
+    Candidates& out = cache_[mark.get()];
+    const cv::Mat& alpha = mark->alpha;
+    auto add = [&](int ax, int ay, int bx, int by) {
+      const float a = alpha.at<float>(ay, ax), b = alpha.at<float>(by, bx);
+      if (std::abs(a - b) > 0.08f && a < 0.95f && b < 0.95f) out.pairs.push_back({ax, ay, bx, by, 1 - std::max(a, b)});
+    };
+    for (int y = 0; y < alpha.rows; ++y)
+      for (int x = 0; x < alpha.cols; ++x) {
+        if (x + 1 < alpha.cols) add(x, y, x + 1, y);
+        if (y + 1 < alpha.rows) add(x, y, x, y + 1);
+      }
+    if (out.pairs.size() < 24) {  // nothing translucent to judge by
+      out.pairs.clear();
+      return out;
+    }
+    std::vector<cv::Mat> yuv;
+    cv::split(mark->color, yuv);
+    std::vector<cv::Point2f> offsets;
+    for (float dy = -2 * kStep; dy <= 2 * kStep; dy += kStep)
+      for (float dx = -2 * kStep; dx <= 2 * kStep; dx += kStep) offsets.emplace_back(dx, dy);
+    std::stable_sort(offsets.begin(), offsets.end(), [](const cv::Point2f& a, const cv::Point2f& b) {
+      return std::abs(a.x) + std::abs(a.y) < std::abs(b.x) + std::abs(b.y);
+    });
+    for (const cv::Point2f& d : offsets) {
+      if (d.x == 0 && d.y == 0) {
+        out.shifted.push_back(mark);
+        out.luma.push_back(yuv[0]);
+        continue;
+      }
+      // Fresh matrices: a copy of the mark would share its buffers, and writing the shifted
+      // colour and undo map into them would change the mark itself.
+      auto moved = std::make_shared<ScaledMark>();
+      moved->scale = mark->scale;
+      const cv::Mat shift = (cv::Mat_<double>(2, 3) << 1, 0, d.x, 0, 1, d.y);
+      const cv::Size size = alpha.size();
+      cv::Mat premultiplied, moved_alpha;
+      cv::warpAffine(alpha, moved_alpha, shift, size, cv::INTER_LANCZOS4, cv::BORDER_CONSTANT, 0);
+      moved_alpha = cv::min(cv::max(moved_alpha, 0.f), 1.f);  // the kernel's lobes overshoot
+      std::vector<cv::Mat> channels(3);
+      for (int c = 0; c < 3; ++c) {
+        cv::warpAffine(alpha.mul(yuv[size_t(c)]), premultiplied, shift, size, cv::INTER_LANCZOS4,
+                       cv::BORDER_CONSTANT, 0);
+        cv::divide(premultiplied, cv::max(moved_alpha, 1e-3f), channels[size_t(c)]);
+        // Where the shift left (almost) no alpha, the colour is the mark's own: it multiplies nothing.
+        yuv[size_t(c)].copyTo(channels[size_t(c)], moved_alpha < 1e-3f);
+        channels[size_t(c)] = cv::min(cv::max(channels[size_t(c)], 0.f), 255.f);
+      }
+      moved->alpha = moved_alpha;
+      cv::merge(channels, moved->color);
+      if (!mark->undo.empty())
+        cv::warpAffine(mark->undo, moved->undo, shift, size, cv::INTER_NEAREST, cv::BORDER_REPLICATE);
+      out.shifted.push_back(moved);
+      out.luma.push_back(channels[0]);
+    }
+    return out;
+  }
+
+  std::map<const ScaledMark*, Candidates> cache_;
+};
+
 enum class Mode {
   deblend,   // undo every profile's mark, paint the rest
   automatic, // undo marks measured on the video, fill the rest from other frames, then paint
@@ -182,9 +305,10 @@ class DeblendRemover final : public Remover {
         // it is translucent; then follow the scene's motion to where the rest came out from
         // under the mark (less exact than a frame that shows the spot, and than undoing); then
         // paint what none of that reached.
+        const std::shared_ptr<const ScaledMark> appearance = aligner_.align(sf.frame, mark);
         const Box area = removal_area(mark.box, sf.frame.width(), sf.frame.height());
         cv::Mat painted;
-        cv::Mat canvas = removal_canvas(area, mark.box, *mark.appearance, mode_ == Mode::deblend, painted);
+        cv::Mat canvas = removal_canvas(area, mark.box, *appearance, mode_ == Mode::deblend, painted);
         grow_into_halo(sf.frame.plane(0), area, mark_luma(mark), painted, canvas);
         std::vector<PlaneHoles> holes = holes_from_canvas(sf.frame, canvas, area);
         std::vector<cv::Mat> alphas, colors, undos;
@@ -192,7 +316,7 @@ class DeblendRemover final : public Remover {
           PlaneView plane = sf.frame.plane(p);
           Box pb = area.subsampled(plane.shift_x, plane.shift_y).clipped(plane.width, plane.height);
           cv::Mat alpha, color, undo;
-          plane_appearance(*mark.appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color, undo);
+          plane_appearance(*appearance, mark.box, pb, plane.shift_x, plane.shift_y, p, alpha, color, undo);
           alphas.push_back(alpha);
           colors.push_back(color);
           undos.push_back(undo);
@@ -224,6 +348,7 @@ class DeblendRemover final : public Remover {
   Mode mode_;
   int segment_frames_ = 0;
   std::unique_ptr<FrameWindow> window_;
+  SubpixelAligner aligner_;
 };
 
 }  // namespace
