@@ -27,23 +27,31 @@ void accumulate(const float* __restrict a, const float* __restrict b, float ka, 
 
 }  // namespace
 
-BlendTest::BlendTest(const cv::Mat& alpha, const cv::Mat& luma_colour) : size_(alpha.size()) {
-  CV_Assert(alpha.type() == CV_32F && luma_colour.type() == CV_32F && alpha.size() == luma_colour.size());
+std::vector<AlphaEdge> translucent_edges(const cv::Mat& alpha) {
+  CV_Assert(alpha.type() == CV_32F);
+  std::vector<AlphaEdge> edges;
   auto add = [&](int ax, int ay, int bx, int by) {
     const float a = alpha.at<float>(ay, ax), b = alpha.at<float>(by, bx);
-    if (std::abs(a - b) <= kEdge || a >= kOpaque || b >= kOpaque) return;
-    // Residuals in observed levels: the blend undone divides by (1 - alpha), which would let the
-    // more transparent side's noise count less than the other's.
-    const float weight = 1.0f - std::max(a, b);
-    const float ca = luma_colour.at<float>(ay, ax), cb = luma_colour.at<float>(by, bx);
-    pairs_.push_back({ax, ay, bx, by, weight / (1 - a), weight / (1 - b),
-                      weight * (-a * ca / (1 - a) + b * cb / (1 - b))});
+    if (std::abs(a - b) > kEdge && a < kOpaque && b < kOpaque) edges.push_back({ax, ay, bx, by});
   };
   for (int y = 0; y < alpha.rows; ++y)
     for (int x = 0; x < alpha.cols; ++x) {
       if (x + 1 < alpha.cols) add(x, y, x + 1, y);
       if (y + 1 < alpha.rows) add(x, y, x, y + 1);
     }
+  return edges;
+}
+
+BlendTest::BlendTest(const cv::Mat& alpha, const cv::Mat& luma_colour) : size_(alpha.size()) {
+  CV_Assert(alpha.type() == CV_32F && luma_colour.type() == CV_32F && alpha.size() == luma_colour.size());
+  for (const AlphaEdge& e : translucent_edges(alpha)) {
+    const float a = alpha.at<float>(e.ay, e.ax), b = alpha.at<float>(e.by, e.bx);
+    // Residuals in observed levels: the blend undone divides by (1 - alpha), which would let the
+    // more transparent side's noise count less than the other's.
+    const float weight = 1.0f - std::max(a, b);
+    const float ca = luma_colour.at<float>(e.ay, e.ax), cb = luma_colour.at<float>(e.by, e.bx);
+    pairs_.push_back({e, weight / (1 - a), weight / (1 - b), weight * (-a * ca / (1 - a) + b * cb / (1 - b))});
+  }
 }
 
 cv::Mat BlendTest::scores(const cv::Mat& image) const {
@@ -59,8 +67,8 @@ cv::Mat BlendTest::scores(const cv::Mat& image) const {
     float* l_none = none.ptr<float>(y);
     float* l_blended = blended.ptr<float>(y);
     for (const Pair& p : pairs_)
-      accumulate(observed.ptr<float>(y + p.ay) + p.ax, observed.ptr<float>(y + p.by) + p.bx, p.ka, p.kb, p.k0, nx,
-                 l_none, l_blended);
+      accumulate(observed.ptr<float>(y + p.at.ay) + p.at.ax, observed.ptr<float>(y + p.at.by) + p.at.bx, p.ka, p.kb,
+                 p.k0, nx, l_none, l_blended);
   }
   cv::Mat total = none + blended + 1e-6f, out;
   cv::divide(none - blended, total, out);

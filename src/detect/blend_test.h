@@ -19,6 +19,17 @@
 
 namespace unmark {
 
+// Neighbouring samples a and b of a mark (offsets in its alpha) across a translucent edge: alpha
+// steps by more than 0.08 between them and both are below 0.95 (above it, undoing the blend only
+// amplifies noise). What judges a blend: the blend test here, and the remover's sub-pixel
+// alignment (remove/deblend_remover.cpp).
+struct AlphaEdge {
+  int ax, ay, bx, by;
+};
+std::vector<AlphaEdge> translucent_edges(const cv::Mat& alpha);
+// Fewer edges than this are too few to judge by (an opaque mark has none).
+constexpr size_t kMinAlphaEdges = 24;
+
 class BlendTest {
  public:
   BlendTest() = default;
@@ -27,20 +38,18 @@ class BlendTest {
   BlendTest(const cv::Mat& alpha, const cv::Mat& luma_colour);
 
   // Enough translucent edges to judge by (an opaque mark has none: undoing is ill-posed there).
-  bool usable() const { return pairs_.size() >= kMinPairs; }
+  bool usable() const { return pairs_.size() >= kMinAlphaEdges; }
   cv::Size size() const { return size_; }
 
   // The score of every placement of the mark in `image` (8-bit or float luma at the mark's
   // scale): CV_32F, (rows - h + 1) x (cols - w + 1), in -1..1.
   cv::Mat scores(const cv::Mat& image) const;
 
-  static constexpr size_t kMinPairs = 24;
-
  private:
-  // Neighbouring samples a and b (offsets in the mark) across an alpha edge. The residual under
-  // "blended" is (blend undone at a - at b) * weight = ka*o_a - kb*o_b + k0, in observed levels.
+  // An alpha edge with its residual under "blended": (blend undone at a - at b) * weight =
+  // ka*o_a - kb*o_b + k0, in observed levels.
   struct Pair {
-    int ax, ay, bx, by;
+    AlphaEdge at;
     float ka, kb, k0;
   };
   std::vector<Pair> pairs_;

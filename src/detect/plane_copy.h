@@ -10,4 +10,8 @@ namespace unmark {
 
 cv::Mat plane_copy_8bit(const PlaneView& plane);
 
+// `roi` of a plane in 8 bits without copying 8-bit data: a view of an 8-bit plane (valid while
+// its buffer is), a scaled-down copy of a wide one. For reading only.
+cv::Mat plane_8bit(const PlaneView& plane, cv::Rect roi);
+
 }  // namespace unmark

@@ -20,6 +20,7 @@
 #include "detect/blend_test.h"
 #include "detect/detector.h"
 #include "detect/match.h"
+#include "detect/plane_copy.h"
 #include "detect/profile.h"
 
 namespace unmark {
@@ -34,15 +35,8 @@ constexpr double kBlendThreshold = 0.10;
 constexpr double kBlendSearchThreshold = 0.02;
 constexpr int kBlendCandidates = 3;  // placements of the downscaled search looked at in full
 
-// The frame's luma (or the part of it in `roi`) as an 8-bit cv::Mat without copying 8-bit data.
-cv::Mat luma(const Frame& frame, cv::Rect roi) {
-  PlaneView y = frame.plane(0);
-  if (!y.wide()) return cv::Mat(y.height, y.width, CV_8U, y.data, size_t(y.stride))(roi);
-  cv::Mat wide(y.height, y.width, CV_16U, y.data, size_t(y.stride));
-  cv::Mat narrow;
-  wide(roi).convertTo(narrow, CV_8U, 1.0 / double(1 << (y.bit_depth - 8)));
-  return narrow;
-}
+// The part of the frame's luma in `roi` as an 8-bit cv::Mat without copying 8-bit data.
+cv::Mat luma(const Frame& frame, cv::Rect roi) { return plane_8bit(frame.plane(0), roi); }
 
 class ProfileDetector final : public Detector {
  public:

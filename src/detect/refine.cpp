@@ -8,10 +8,11 @@
 // The clear frame is aligned first: shifted (+-3 px) to match the marked one on the band around
 // the mark, undoing a frame or two of motion; what is left of the difference on that band weighs
 // the pair, and the fit is robust besides (Huber weights), so a pair spoilt by motion counts for
-// little. The colour's fit also allows for the clear frame's own error (blend_fit.h). The mark is taken to be one colour (white, grey, black: nearly
-// every overlay), measured where it is strong; alpha is then one unknown per pixel, which a
-// handful of pairs pins down (two unknowns per pixel would not be). A mark of several colours
-// gets their median, which matters only where it is translucent: opaque parts are inpainted.
+// little. The colour's fit also allows for the clear frame's own error (blend_fit.h). The mark
+// is taken to be one colour (white, grey, black: nearly every overlay), measured where it is
+// strong; alpha is then one unknown per pixel, which a handful of pairs pins down (two unknowns
+// per pixel would not be). A mark of several colours gets their median, which matters only where
+// it is translucent: opaque parts are inpainted.
 // Everything is done on crops; no frame is converted whole.
 #include "detect/refine.h"
 
@@ -49,10 +50,7 @@ struct Planes {
   int sx = 1, sy = 1;
 };
 
-cv::Mat plane_8bit(const PlaneView& plane) {
-  if (plane.wide()) return plane_copy_8bit(plane);
-  return cv::Mat(plane.height, plane.width, CV_8U, plane.data, size_t(plane.stride));
-}
+cv::Mat plane_8bit(const PlaneView& plane) { return plane_8bit(plane, {0, 0, plane.width, plane.height}); }
 
 Planes view_planes(const Frame& f) {
   Planes p;

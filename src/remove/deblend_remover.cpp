@@ -15,6 +15,7 @@
 #include <map>
 
 #include "core/log.h"
+#include "detect/blend_test.h"
 #include "detect/profile.h"
 #include "remove/halo.h"
 #include "remove/inpaint_kernel.h"
@@ -77,8 +78,7 @@ cv::Mat removal_canvas(const Box& area, const Box& box, const ScaledMark& m, boo
     lost(at).setTo(255, m.undo == 0);
     painted |= lost & touched;
   }
-  cv::dilate(painted, painted,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+  dilate_by_footprint_reach(painted);
   return touched | painted;
 }
 
@@ -139,17 +139,17 @@ void deblend_plane(const PlaneView& plane, const cv::Mat& alpha, const cv::Mat& 
 // The mark's appearance shifted by a fraction of a sample. A half-sample misalignment leaves a
 // ghost of the mark's edges when the blend is undone, and a mark drawn at fractional positions
 // (a scrolling or sliding overlay) is found at whole ones. So each frame's mark is undone with the
-// shift whose undoing leaves its translucent edges smoothest: over the pairs of neighbouring
-// samples across the unshifted mark's alpha edges (the same pairs for every shift, so the sums
-// compare), the squared step between the two samples undone, each capped (a pair on the
-// background's own edge counts the same for every shift). Shifts are resampled with a Lanczos
-// kernel: a bilinear half-sample shift also blurs the mark.
+// shift whose undoing leaves its translucent edges smoothest: over the unshifted mark's
+// translucent edges (detect/blend_test.h; the same edges for every shift, so the sums compare),
+// the squared step between the two samples undone, each capped (an edge on the background's own
+// edge counts the same for every shift). Shifts are resampled with a Lanczos kernel: a bilinear
+// half-sample shift also blurs the mark.
 class SubpixelAligner {
  public:
   // The appearance best aligned with `frame`'s mark (`mark`'s own when none is better).
   std::shared_ptr<const ScaledMark> align(const Frame& frame, const Mark& mark) {
     const Candidates& c = candidates(mark.appearance);
-    if (c.pairs.empty()) return mark.appearance;
+    if (c.edges.empty()) return mark.appearance;
     const PlaneView luma = frame.plane(0);
     const float scale = 1.f / float(1 << (luma.bit_depth - 8));
     auto seen = [&](int x, int y) {
@@ -166,8 +166,9 @@ class SubpixelAligner {
         return (seen(x, y) - a * c.luma[k].at<float>(y, x)) / (1 - a);
       };
       double cost = 0;
-      for (const Pair& p : c.pairs) {
-        const float step = (undone(p.ax, p.ay) - undone(p.bx, p.by)) * p.weight;
+      for (size_t e = 0; e < c.edges.size(); ++e) {
+        const AlphaEdge& edge = c.edges[e];
+        const float step = (undone(edge.ax, edge.ay) - undone(edge.bx, edge.by)) * c.weights[e];
         cost += std::min(step * step, kCap * kCap);
       }
       if (k == 0 || cost < best_cost * (1 - kBetter)) {
@@ -182,12 +183,9 @@ class SubpixelAligner {
   static constexpr float kStep = 0.25f;    // samples between the shifts tried, up to half a sample
   static constexpr double kBetter = 0.02;  // share of the cost a shift must save over a smaller one
   static constexpr float kCap = 6.f;       // 8-bit levels: a step beyond is the background's own
-  struct Pair {
-    int ax, ay, bx, by;
-    float weight;  // 1 - the larger alpha: the step in observed levels
-  };
   struct Candidates {
-    std::vector<Pair> pairs;
+    std::vector<AlphaEdge> edges;                             // of the unshifted mark
+    std::vector<float> weights;                               // per edge: 1 - the larger alpha (observed levels)
     std::vector<std::shared_ptr<const ScaledMark>> shifted;  // [0]: the mark itself
     std::vector<cv::Mat> luma;                                // each one's luma colour
   };
@@ -199,19 +197,11 @@ class SubpixelAligner {
     if (cache_.size() > 8) cache_.clear();  // appearances come and go with segments' profiles
     Candidates& out = cache_[mark.get()];
     const cv::Mat& alpha = mark->alpha;
-    auto add = [&](int ax, int ay, int bx, int by) {
-      const float a = alpha.at<float>(ay, ax), b = alpha.at<float>(by, bx);
-      if (std::abs(a - b) > 0.08f && a < 0.95f && b < 0.95f) out.pairs.push_back({ax, ay, bx, by, 1 - std::max(a, b)});
-    };
-    for (int y = 0; y < alpha.rows; ++y)
-      for (int x = 0; x < alpha.cols; ++x) {
-        if (x + 1 < alpha.cols) add(x, y, x + 1, y);
-        if (y + 1 < alpha.rows) add(x, y, x, y + 1);
-      }
-    if (out.pairs.size() < 24) {  // nothing translucent to judge by
-      out.pairs.clear();
-      return out;
-    }
+    std::vector<AlphaEdge> edges = translucent_edges(alpha);
+    if (edges.size() < kMinAlphaEdges) return out;  // nothing translucent to judge by
+    out.edges = std::move(edges);
+    for (const AlphaEdge& e : out.edges)
+      out.weights.push_back(1 - std::max(alpha.at<float>(e.ay, e.ax), alpha.at<float>(e.by, e.bx)));
     std::vector<cv::Mat> yuv;
     cv::split(mark->color, yuv);
     std::vector<cv::Point2f> offsets;

@@ -6,6 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "detect/plane_copy.h"
+
 namespace unmark {
 
 namespace {
@@ -23,17 +25,7 @@ int grow_into_halo(const PlaneView& luma, const Box& area, float mark_luma, cons
   CV_Assert(canvas.type() == CV_8U && canvas.size() == cv::Size(area.w, area.h) && painted.size() == canvas.size());
   // The work region: the area and a margin of known samples around it, in 8-bit levels.
   const Box work = area.grown(kKnownMargin).clipped(luma.width, luma.height);
-  const int shift = luma.bit_depth - 8;
-  cv::Mat observed(work.h, work.w, CV_8U);
-  for (int y = 0; y < work.h; ++y) {
-    uint8_t* out = observed.ptr<uint8_t>(y);
-    if (luma.wide()) {
-      const uint16_t* row = reinterpret_cast<const uint16_t*>(luma.data + (work.y + y) * luma.stride) + work.x;
-      for (int x = 0; x < work.w; ++x) out[x] = uint8_t(row[x] >> shift);
-    } else {
-      std::copy_n(luma.data + (work.y + y) * luma.stride + work.x, work.w, out);
-    }
-  }
+  const cv::Mat observed = plane_8bit(luma, {work.x, work.y, work.w, work.h});
   const cv::Rect inner(area.x - work.x, area.y - work.y, area.w, area.h);
   cv::Mat removed = cv::Mat::zeros(work.h, work.w, CV_8U), seeds = removed.clone();
   canvas.copyTo(removed(inner));

@@ -43,8 +43,7 @@ cv::Mat footprint_canvas(const Mark& mark, float threshold, const Box& area) {
   cv::Mat canvas = cv::Mat::zeros(area.h, area.w, CV_8U);
   cv::Mat core = mark.appearance->alpha > threshold;
   core.copyTo(canvas(cv::Rect(mark.box.x - area.x, mark.box.y - area.y, mark.box.w, mark.box.h)));
-  cv::dilate(canvas, canvas,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+  dilate_by_footprint_reach(canvas);
   return canvas;
 }
 
@@ -61,6 +60,10 @@ std::vector<PlaneHoles> footprint_holes(const Frame& frame, const Mark& mark) {
 }
 
 }  // namespace
+
+void dilate_by_footprint_reach(cv::Mat& mask) {
+  cv::dilate(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * kFootprintReach - 1, 2 * kFootprintReach - 1}));
+}
 
 Box removal_area(const Box& box, int width, int height) {
   return box.grown(kFootprintReach + kHaloReach).clipped(width, height);

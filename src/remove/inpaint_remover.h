@@ -14,6 +14,8 @@ namespace unmark {
 // soft edge around a mark.
 constexpr int kFootprintReach = 3;
 
+// Dilates a luma-resolution mask (CV_8U) by kFootprintReach, in place.
+void dilate_by_footprint_reach(cv::Mat& mask);
 // The luma area removing a mark with a profile may change: its box grown by the footprint's
 // reach and the halo's (remove/halo.h), clipped to the frame.
 Box removal_area(const Box& box, int width, int height);
