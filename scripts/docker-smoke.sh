@@ -11,7 +11,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${CACHE:-/var/tmp/unmark-docker}
 BASE=localhost/debian:bookworm
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's own apt uses (deb822 .sources first, then sources.list), so
+# no registry is named here; MIRROR=... overrides it.
+apt_mirror() {
+  local uri
+  uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2; exit}')
+  [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+    awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' | head -1)
+  echo "$uri"
+}
+MIRROR=${MIRROR:-$(apt_mirror)}
+[ -n "$MIRROR" ] || { echo "docker-smoke: no Debian mirror in /etc/apt (set MIRROR=...)"; exit 1; }
 for tool in podman buildah debootstrap ffmpeg; do
   command -v "$tool" >/dev/null || { echo "docker-smoke: $tool is missing (apt-get install podman buildah debootstrap ffmpeg)"; exit 1; }
 done

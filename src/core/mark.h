@@ -17,6 +17,7 @@ struct Mark {
   // What the mark looks like, when a profile found it: alpha and colour of box's size, aligned
   // with box. Shared by every frame's mark (read-only). Null for a user's region.
   std::shared_ptr<const ScaledMark> appearance;
+  int layout = 0;  // which of the profile's layouts: 0 as learned, 1 its mirror (detect/profile.h)
 };
 
 // One frame of a segment with the marks to remove from it.

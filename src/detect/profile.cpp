@@ -36,6 +36,7 @@ Profile parse(const nlohmann::json& j, const cv::Mat& png, const std::string& wh
   p.reference_width = j.at("reference_width");
   p.reference_height = j.at("reference_height");
   p.learned_from = j.value("learned_from", "");
+  p.mirrors = j.value("mirrors", false);
   for (const auto& place : j.value("places", nlohmann::json::array()))
     p.places.emplace_back(place.at("x").get<double>(), place.at("y").get<double>());
   const double scale = png.depth() == CV_16U ? 1.0 / 65535.0 : 1.0 / 255.0;
@@ -95,6 +96,107 @@ ScaledMark scale_profile(const Profile& profile, int frame_width) {
   int interp = m.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
   cv::resize(profile.alpha, m.alpha, {w, h}, 0, 0, interp);
   cv::resize(profile.color, m.color, {w, h}, 0, 0, interp);
+  return m;
+}
+
+Profile profile_at_scale(const Profile& profile, double scale, int frame_width, int frame_height) {
+  Profile p = profile;
+  p.reference_width = frame_width;
+  p.reference_height = frame_height;
+  const int w = std::max(4, int(std::lround(profile.width() * scale)));
+  const int h = std::max(2, int(std::lround(profile.height() * scale)));
+  const int interp = scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::resize(profile.alpha, p.alpha, {w, h}, 0, 0, interp);
+  cv::resize(profile.color, p.color, {w, h}, 0, 0, interp);
+  if (!profile.undo.empty()) cv::resize(profile.undo, p.undo, {w, h}, 0, 0, cv::INTER_NEAREST);
+  return p;
+}
+
+std::optional<MarkParts> mark_parts(const cv::Mat& alpha) {
+  if (alpha.empty()) return std::nullopt;
+  cv::Mat labels, stats, centroids;
+  const int n = cv::connectedComponentsWithStats(alpha >= 0.5f, labels, stats, centroids, 8, CV_32S);
+  int glyph = 0;
+  for (int i = 1; i < n; ++i)
+    if (!glyph || stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(glyph, cv::CC_STAT_AREA)) glyph = i;
+  if (!glyph) return std::nullopt;
+  const int g0 = stats.at<int>(glyph, cv::CC_STAT_LEFT), g1 = g0 + stats.at<int>(glyph, cv::CC_STAT_WIDTH);
+  // The text: the columns beside the glyph that hold any of the mark (faint alpha counts).
+  const int w = alpha.cols;
+  std::vector<bool> inked(size_t(w), false);
+  for (int y = 0; y < alpha.rows; ++y)
+    for (int x = 0; x < w; ++x) inked[size_t(x)] = inked[size_t(x)] || alpha.at<float>(y, x) >= 0.2f;
+  auto extent = [&](int from, int to) {  // first and one past the last inked column in [from, to)
+    int a = -1, b = -1;
+    for (int x = from; x < to; ++x)
+      if (inked[size_t(x)]) {
+        if (a < 0) a = x;
+        b = x + 1;
+      }
+    return std::pair{a, b};
+  };
+  const auto [r0, r1] = extent(g1, w);
+  const auto [l0, l1] = extent(0, g0);
+  const bool text_right = r0 >= 0 && (r1 - r0) * 2 >= g1 - g0;
+  const bool text_left = l0 >= 0 && (l1 - l0) * 2 >= g1 - g0;
+  if (text_right == text_left) return std::nullopt;  // no text beside it, or text on both sides
+  MarkParts parts;
+  parts.glyph = cv::Rect(g0, 0, g1 - g0, alpha.rows);
+  parts.text = text_right ? cv::Rect(r0, 0, r1 - r0, alpha.rows) : cv::Rect(l0, 0, l1 - l0, alpha.rows);
+  parts.text_right = text_right;
+  return parts;
+}
+
+std::optional<Profile> glyph_profile(const Profile& profile) {
+  const std::optional<MarkParts> parts = mark_parts(profile.alpha);
+  if (!parts) return std::nullopt;
+  // The glyph's columns, its rows where it has any alpha, and a margin of 2 samples (its edge).
+  cv::Rect r = cv::boundingRect(profile.alpha(parts->glyph) >= 0.1f) + parts->glyph.tl();
+  r = cv::Rect(r.x - 2, r.y - 2, r.width + 4, r.height + 4) & cv::Rect(0, 0, profile.width(), profile.height());
+  Profile g = profile;
+  g.alpha = profile.alpha(r).clone();
+  g.color = profile.color(r).clone();
+  g.undo = profile.undo.empty() ? cv::Mat() : profile.undo(r).clone();
+  g.mirrors = false;
+  g.mirror = nullptr;
+  return g;
+}
+
+std::optional<Profile> mirrored_layout(const Profile& profile) {
+  const std::optional<MarkParts> parts = mark_parts(profile.alpha);
+  if (!parts) return std::nullopt;
+  const int w = profile.width();
+  const int g0 = parts->glyph.x, g1 = parts->glyph.br().x;
+  const bool text_right = parts->text_right;
+  const int r0 = parts->text.x, r1 = parts->text.br().x, l0 = r0, l1 = r1;
+  // Columns in their new order: [margin][text][gap][glyph][margin] becomes its mirror image in
+  // the order of the parts, each part kept as drawn.
+  std::vector<int> order;
+  auto take = [&](int a, int b) { for (int x = a; x < b; ++x) order.push_back(x); };
+  if (text_right) {
+    take(r1, w);    // the right margin goes left
+    take(r0, r1);   // the text
+    take(g1, r0);   // the gap
+    take(g0, g1);   // the glyph
+    take(0, g0);    // the left margin goes right
+  } else {
+    take(0, l0);
+    take(g0, g1);
+    take(l1, g0);
+    take(l0, l1);
+    take(g1, w);
+  }
+  Profile m = profile;
+  m.name = profile.name + " (mirrored)";
+  auto permute = [&](const cv::Mat& src) {
+    if (src.empty()) return cv::Mat();
+    cv::Mat dst(src.size(), src.type());
+    for (int x = 0; x < w; ++x) src.col(order[size_t(x)]).copyTo(dst.col(x));
+    return dst;
+  };
+  m.alpha = permute(profile.alpha);
+  m.color = permute(profile.color);
+  m.undo = permute(profile.undo);
   return m;
 }
 
@@ -176,6 +278,7 @@ void save_profile(const Profile& p, const std::string& json_path) {
                       {"relative_width", p.relative_width()},
                       {"places", places},
                       {"learned_from", p.learned_from}};
+  if (p.mirrors) j["mirrors"] = true;
   if (!p.color.empty()) {
     const cv::Vec3f first = p.color.at<cv::Vec3f>(0, 0);
     bool uniform = true;

@@ -6,6 +6,8 @@
 // Built-in profiles are compiled into the binary; `--profile NAME` finds those, a path loads a file.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,12 @@ struct Profile {
   // Where the mark's centre was seen, as fractions of the frame's width and height.
   std::vector<cv::Point2d> places;
   std::string learned_from;  // how it was made (the command), for the record
+  // The mark is also drawn with its text on the other side of its glyph (Sora 2's right-hand
+  // places in some videos: the word left of the cloud). Its detector then looks for both.
+  bool mirrors = false;
+  // The other layout as measured on this video (detect/refine.h, a glyph found alone), used
+  // instead of mirrored_layout where set. Not saved.
+  std::shared_ptr<const Profile> mirror;
   // Set when the profile was measured on the video being processed, on its own pixel grid
   // (detect/refine.h): CV_8U, the alpha's size; 255 where undoing the blend was measured to beat
   // inpainting, 0 where the remover should inpaint instead. Not saved: it holds for that video.
@@ -42,6 +50,30 @@ struct ScaledMark {
   bool measured() const { return !undo.empty(); }
 };
 ScaledMark scale_profile(const Profile& profile, int frame_width);
+
+// The profile resampled by `scale` (frame pixels per reference pixel) for frames of this size:
+// its reference size becomes the frame's, so scale_profile(result, frame_width) is the mark at
+// that scale. How a mark whose size the frame does not fix (detect/scale_search.h) is used.
+Profile profile_at_scale(const Profile& profile, double scale, int frame_width, int frame_height);
+
+// A mark drawn as a glyph with text beside it (Sora's cloud and word): their boxes in the alpha.
+// The glyph is the largest blob of near-opaque alpha, the text the inked columns on one side of
+// it. nullopt when the mark has no such parts (a single blob, or text on both sides).
+struct MarkParts {
+  cv::Rect glyph, text;
+  bool text_right = true;
+};
+std::optional<MarkParts> mark_parts(const cv::Mat& alpha);
+
+// The mark's glyph alone (its text cut away): what is found where the text beside it differs
+// from the profile's (a smaller word, a handle line under it). nullopt without such parts.
+std::optional<Profile> glyph_profile(const Profile& profile);
+
+// The mark's other layout: its text moved to the other side of its glyph, in the same box. The
+// glyph is the largest blob of near-opaque alpha, the text everything else beside it. nullopt
+// when the mark has no such parts (a single blob, or text above or below the glyph).
+std::optional<Profile> mirrored_layout(const Profile& profile);
+
 // The mark's expected luma change, alpha * (colour - mid-grey): what matching looks for, since it
 // does not depend on the background (the same template for detection and measuring).
 cv::Mat mark_template(const ScaledMark& mark);

@@ -34,20 +34,20 @@ constexpr int kVerifyHalfFrom = 60;  // marks at least twice this wide are verif
 constexpr double kBlendThreshold = 0.10;
 constexpr double kBlendSearchThreshold = 0.02;
 constexpr int kBlendCandidates = 3;  // placements of the downscaled search looked at in full
+constexpr double kLayoutMargin = 0.05;  // another layout replaces the one followed when this much better
 
 // The part of the frame's luma in `roi` as an 8-bit cv::Mat without copying 8-bit data.
 cv::Mat luma(const Frame& frame, cv::Rect roi) { return plane_8bit(frame.plane(0), roi); }
 
-class ProfileDetector final : public Detector {
- public:
-  ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
-      : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt) {
+// One layout of the mark at the frame's scale: everything matching needs, made once.
+struct Layout {
+  Layout(const Profile& profile, int width, double search_scale, int index) : index(index) {
     auto scaled = std::make_shared<ScaledMark>(scale_profile(profile, width));
     const ScaledMark& mark = *scaled;
-    appearance_ = scaled;
-    full_template_ = mark_template(mark);
-    // The opaque core, the largest connected blob of alpha >= 0.75 (the Sora cloud, not its word):
-    // what is still there when a mark half fades.
+    appearance = scaled;
+    full = mark_template(mark);
+    // The opaque core, the largest connected blob of alpha >= 0.75 (the Sora cloud, not its
+    // word): what is still there when a mark half fades.
     cv::Mat labels, stats, centroids;
     int n = cv::connectedComponentsWithStats(mark.alpha >= 0.75f, labels, stats, centroids, 8, CV_32S);
     cv::Rect core;
@@ -57,21 +57,37 @@ class ProfileDetector final : public Detector {
       core = {stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
               stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT)};
     }
-    if (core.width >= 6 && core.height >= 6 && size_t(core.area()) < full_template_.total() * 9 / 10) {
-      core_rect_ = core;
-      core_template_ = full_template_(core).clone();
+    if (core.width >= 6 && core.height >= 6 && size_t(core.area()) < full.total() * 9 / 10) {
+      core_rect = core;
+      core_template = full(core).clone();
     }
-    search_scale_ = std::min(1.0, double(kSearchMarkWidth) / full_template_.cols);
-    if (full_template_.cols >= 2 * kVerifyHalfFrom)
-      cv::resize(full_template_, half_template_, {}, 0.5, 0.5, cv::INTER_AREA);
-    cv::resize(full_template_, small_template_, {}, search_scale_, search_scale_, cv::INTER_AREA);
-    for (const cv::Point2d& p : profile.places) places_.emplace_back(p.x * width, p.y * height);
+    if (full.cols >= 2 * kVerifyHalfFrom) cv::resize(full, half, {}, 0.5, 0.5, cv::INTER_AREA);
+    cv::resize(full, small, {}, search_scale, search_scale, cv::INTER_AREA);
     std::vector<cv::Mat> yuv;
     cv::split(mark.color, yuv);
-    blend_full_ = BlendTest(mark.alpha, yuv[0]);
+    blend_full = BlendTest(mark.alpha, yuv[0]);
     cv::Mat small_alpha, small_luma;
-    resize_for_blend_test(mark.alpha, yuv[0], search_scale_, small_alpha, small_luma);
-    blend_small_ = BlendTest(small_alpha, small_luma);
+    resize_for_blend_test(mark.alpha, yuv[0], search_scale, small_alpha, small_luma);
+    blend_small = BlendTest(small_alpha, small_luma);
+  }
+  int index;
+  std::shared_ptr<const ScaledMark> appearance;
+  cv::Mat full, small, half, core_template;
+  cv::Rect core_rect;  // the core's place in the template
+  BlendTest blend_full, blend_small;  // at full resolution and at the search scale
+};
+
+class ProfileDetector final : public Detector {
+ public:
+  ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
+      : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt) {
+    const cv::Mat templ = mark_template(scale_profile(profile, width));
+    search_scale_ = std::min(1.0, double(kSearchMarkWidth) / templ.cols);
+    layouts_.emplace_back(profile, width, search_scale_, 0);
+    if (profile.mirror) layouts_.emplace_back(*profile.mirror, width, search_scale_, 1);
+    else if (profile.mirrors)
+      if (auto mirrored = mirrored_layout(profile)) layouts_.emplace_back(*mirrored, width, search_scale_, 1);
+    for (const cv::Point2d& p : profile.places) places_.emplace_back(p.x * width, p.y * height);
   }
 
   std::string name() const override { return name_; }
@@ -91,113 +107,147 @@ class ProfileDetector final : public Detector {
     // half gone, or a false start).
     std::optional<Mark> found;
     if (!followed) found = search_places(frame);
-    if ((!found || found->confidence < opt_.strong) && ++since_search_ >= opt_.search_interval) {
+    if ((!found || rank(*found) < opt_.strong) && ++since_search_ >= opt_.search_interval) {
       since_search_ = 0;
       if (followed) found = search_places(frame);
       auto full = search_full(frame);
-      if (full && (!found || full->confidence > found->confidence)) found = full;
+      if (full && (!found || rank(*full) > rank(*found))) found = full;
     }
-    if (followed && (!found || followed->confidence >= found->confidence)) found = followed;
+    if (followed && (!found || rank(*followed) >= rank(*found))) found = followed;
     last_ = found;
     if (!found) return {};
     return {*found};
   }
 
+  // The layout last seen is tried first; another is tried only where it is weak, and wins only
+  // by a margin: while the word fades in or out only the glyph shows, which both layouts match.
   std::optional<Mark> verify(const Frame& frame, const Box& box) override {
-    const int r = std::max(3, full_template_.cols / 16);
-    Box area = box.grown(r).clipped(width_, height_);
-    if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
-    cv::Mat image = luma(frame, to_rect(area));
-    if (auto m = correlate(image, area)) return m;
-    return blend(image, area);
+    const int first = last_ ? last_->layout : 0;
+    std::optional<Mark> best = verify_layout(frame, box, layouts_[size_t(first)]);
+    if (best && best->confidence >= opt_.strong) return best;
+    for (const Layout& l : layouts_) {
+      if (l.index == first) continue;
+      auto m = verify_layout(frame, box, l);
+      if (m && (!best || rank(*m) > rank(*best))) best = m;
+    }
+    return best;
+  }
+
+  // A mark's confidence for choosing between marks: a layout other than the one followed loses
+  // kLayoutMargin.
+  double rank(const Mark& m) const {
+    const int followed = last_ ? last_->layout : 0;
+    return m.confidence - (m.layout != followed ? kLayoutMargin : 0.0);
   }
 
  private:
   static cv::Rect to_rect(const Box& b) { return {b.x, b.y, b.w, b.h}; }
 
+  std::optional<Mark> verify_layout(const Frame& frame, const Box& box, const Layout& l) const {
+    const int r = std::max(3, l.full.cols / 16);
+    Box area = box.grown(r).clipped(width_, height_);
+    if (area.w < l.full.cols || area.h < l.full.rows) return std::nullopt;
+    cv::Mat image = luma(frame, to_rect(area));
+    if (auto m = correlate(image, area, l)) return m;
+    return blend(image, area, l);
+  }
+
+  Mark mark_at(const Layout& l, const Box& area, cv::Point at, double confidence) const {
+    Mark m{{area.x + at.x, area.y + at.y, l.full.cols, l.full.rows}, float(confidence), l.appearance};
+    m.layout = l.index;
+    return m;
+  }
+
   // The mark by correlation in `image`, the luma of `area`.
-  std::optional<Mark> correlate(const cv::Mat& image, const Box& area) const {
+  std::optional<Mark> correlate(const cv::Mat& image, const Box& area, const Layout& l) const {
     cv::Point at;
     double score;
-    if (!half_template_.empty()) {
+    if (!l.half.empty()) {
       // A large mark: find it at half resolution, then refine +-1 px at full resolution (the
       // full-resolution match over the whole window costs ~10x more).
       cv::Mat half;
       cv::resize(image, half, {}, 0.5, 0.5, cv::INTER_AREA);
-      if (half.cols < half_template_.cols || half.rows < half_template_.rows) return std::nullopt;
-      auto [coarse_score, coarse_at] = unmark::best_match(half, half_template_);
+      if (half.cols < l.half.cols || half.rows < l.half.rows) return std::nullopt;
+      auto [coarse_score, coarse_at] = unmark::best_match(half, l.half);
       if (coarse_score < opt_.keep_threshold * 0.8) return std::nullopt;
-      cv::Rect fine(coarse_at.x * 2 - 2, coarse_at.y * 2 - 2, full_template_.cols + 4, full_template_.rows + 4);
+      cv::Rect fine(coarse_at.x * 2 - 2, coarse_at.y * 2 - 2, l.full.cols + 4, l.full.rows + 4);
       fine &= cv::Rect(0, 0, image.cols, image.rows);
-      if (fine.width < full_template_.cols || fine.height < full_template_.rows) return std::nullopt;
-      auto [fine_score, fine_at] = unmark::best_match(image(fine), full_template_);
+      if (fine.width < l.full.cols || fine.height < l.full.rows) return std::nullopt;
+      auto [fine_score, fine_at] = unmark::best_match(image(fine), l.full);
       score = fine_score;
       at = fine.tl() + fine_at;
     } else {
-      auto [full_score, full_at] = unmark::best_match(image, full_template_);
+      auto [full_score, full_at] = unmark::best_match(image, l.full);
       score = full_score;
       at = full_at;
     }
     if (score < opt_.keep_threshold) return std::nullopt;
     // A weak match is kept only if the mark's opaque core is really there (a mark half gone keeps
     // its core; a smooth or textured background that happens to correlate does not).
-    if (score < opt_.threshold && !core_template_.empty()) {
+    if (score < opt_.threshold && !l.core_template.empty()) {
       // The whole template's peak drifts a few pixels once part of the mark is gone: search the
       // core a little wider, and let it place the box.
       const int slack = 3;
-      cv::Rect core_area(at.x + core_rect_.x - slack, at.y + core_rect_.y - slack,
-                         core_rect_.width + 2 * slack, core_rect_.height + 2 * slack);
+      cv::Rect core_area(at.x + l.core_rect.x - slack, at.y + l.core_rect.y - slack,
+                         l.core_rect.width + 2 * slack, l.core_rect.height + 2 * slack);
       core_area &= cv::Rect(0, 0, image.cols, image.rows);
-      if (core_area.width < core_template_.cols || core_area.height < core_template_.rows) return std::nullopt;
-      auto [core_score, core_at] = unmark::best_match(image(core_area), core_template_);
+      if (core_area.width < l.core_template.cols || core_area.height < l.core_template.rows) return std::nullopt;
+      auto [core_score, core_at] = unmark::best_match(image(core_area), l.core_template);
       if (core_score < kCoreThreshold) return std::nullopt;
-      at = core_area.tl() + core_at - core_rect_.tl();
+      at = core_area.tl() + core_at - l.core_rect.tl();
     }
-    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(score),
-                appearance_};
+    return mark_at(l, area, at, score);
   }
 
   // The mark by the blend test in `image`, the luma of `area`: for a translucent mark over a
   // background whose own structure swamps correlation. Its score is reported on correlation's
   // scale (its threshold at the search threshold) so that the detector's and the tracker's
   // choices between marks stay comparable.
-  std::optional<Mark> blend(const cv::Mat& image, const Box& area) const {
-    if (!blend_full_.usable()) return std::nullopt;
+  std::optional<Mark> blend(const cv::Mat& image, const Box& area, const Layout& l) const {
+    if (!l.blend_full.usable()) return std::nullopt;
     double score;
     cv::Point at;
-    cv::minMaxLoc(blend_full_.scores(image), nullptr, &score, nullptr, &at);
+    cv::minMaxLoc(l.blend_full.scores(image), nullptr, &score, nullptr, &at);
     if (score < kBlendThreshold) return std::nullopt;
     const double confidence = opt_.threshold + (1 - opt_.threshold) * (score - kBlendThreshold) / (1 - kBlendThreshold);
-    return Mark{{area.x + at.x, area.y + at.y, full_template_.cols, full_template_.rows}, float(confidence),
-                appearance_};
+    return mark_at(l, area, at, confidence);
   }
 
   // Search a downscaled area, then refine at full resolution: by correlation, and where that
-  // finds nothing, by the blend test.
+  // finds nothing, by the blend test. Every layout; the best wins.
   std::optional<Mark> search_area(const Frame& frame, Box area) {
     area = area.clipped(width_, height_);
-    if (area.w < full_template_.cols || area.h < full_template_.rows) return std::nullopt;
+    const Layout& first = layouts_.front();
+    if (area.w < first.full.cols || area.h < first.full.rows) return std::nullopt;
     cv::Mat small;
     cv::resize(luma(frame, to_rect(area)), small, {}, search_scale_, search_scale_, cv::INTER_AREA);
-    if (small.cols < small_template_.cols || small.rows < small_template_.rows) return std::nullopt;
-    auto [score, at] = unmark::best_match(small, small_template_);
+    std::optional<Mark> best;
+    for (const Layout& l : layouts_) {
+      auto m = search_layout(frame, small, area, l);
+      if (m && (!best || rank(*m) > rank(*best))) best = m;
+    }
+    return best;
+  }
+
+  std::optional<Mark> search_layout(const Frame& frame, const cv::Mat& small, const Box& area, const Layout& l) {
+    if (small.cols < l.small.cols || small.rows < l.small.rows) return std::nullopt;
+    auto [score, at] = unmark::best_match(small, l.small);
     if (score >= opt_.threshold * 0.85) {  // the coarse score runs a little lower
-      Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
-                 full_template_.cols, full_template_.rows};
-      auto m = verify(frame, coarse.grown(int(std::ceil(1.0 / search_scale_))));
+      Box coarse{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_), l.full.cols, l.full.rows};
+      auto m = verify_layout(frame, coarse.grown(int(std::ceil(1.0 / search_scale_))), l);
       if (m && m->confidence >= opt_.threshold) return m;
     }
-    return search_blend(frame, small, area);
+    return search_blend(frame, small, area, l);
   }
 
   // The blend test over `small` (the luma of `area` at the search scale); its best few
   // placements are tested again at full resolution.
-  std::optional<Mark> search_blend(const Frame& frame, const cv::Mat& small, const Box& area) const {
-    const cv::Size mark_small = blend_small_.size();
-    if (!blend_small_.usable() || !blend_full_.usable() || small.cols < mark_small.width ||
+  std::optional<Mark> search_blend(const Frame& frame, const cv::Mat& small, const Box& area, const Layout& l) const {
+    const cv::Size mark_small = l.blend_small.size();
+    if (!l.blend_small.usable() || !l.blend_full.usable() || small.cols < mark_small.width ||
         small.rows < mark_small.height)
       return std::nullopt;
-    cv::Mat scores = blend_small_.scores(small);
+    cv::Mat scores = l.blend_small.scores(small);
     const int reach = int(std::ceil(1.0 / search_scale_)) + 1;  // a small sample spans this many
     std::optional<Mark> best;
     for (int k = 0; k < kBlendCandidates; ++k) {
@@ -205,12 +255,12 @@ class ProfileDetector final : public Detector {
       cv::Point at;
       cv::minMaxLoc(scores, nullptr, &score, nullptr, &at);
       if (score < kBlendSearchThreshold) break;
-      Box window = Box{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_),
-                       full_template_.cols, full_template_.rows}
+      Box window = Box{area.x + int(at.x / search_scale_), area.y + int(at.y / search_scale_), l.full.cols,
+                       l.full.rows}
                        .grown(reach)
                        .clipped(width_, height_);
-      if (window.w >= full_template_.cols && window.h >= full_template_.rows)
-        if (auto m = blend(luma(frame, to_rect(window)), window); m && (!best || m->confidence > best->confidence))
+      if (window.w >= l.full.cols && window.h >= l.full.rows)
+        if (auto m = blend(luma(frame, to_rect(window)), window, l); m && (!best || m->confidence > best->confidence))
           best = m;
       // The next candidate lies elsewhere: not within half the mark of this one.
       const cv::Rect near(at.x - mark_small.width / 2, at.y - mark_small.height / 2, mark_small.width,
@@ -222,11 +272,11 @@ class ProfileDetector final : public Detector {
 
   std::optional<Mark> search_places(const Frame& frame) {
     std::optional<Mark> best;
+    const Layout& l = layouts_.front();
     for (const cv::Point2d& p : places_) {
-      Box around{int(p.x - full_template_.cols), int(p.y - full_template_.rows),
-                 2 * full_template_.cols, 2 * full_template_.rows};
+      Box around{int(p.x - l.full.cols), int(p.y - l.full.rows), 2 * l.full.cols, 2 * l.full.rows};
       auto m = search_area(frame, around);
-      if (m && (!best || m->confidence > best->confidence)) best = m;
+      if (m && (!best || rank(*m) > rank(*best))) best = m;
     }
     return best;
   }
@@ -236,12 +286,9 @@ class ProfileDetector final : public Detector {
   }
 
   std::string name_;
-  std::shared_ptr<const ScaledMark> appearance_;
   int width_, height_;
   ProfileDetectorOptions opt_;
-  cv::Mat full_template_, small_template_, half_template_, core_template_;
-  cv::Rect core_rect_;  // the core's place in the template
-  BlendTest blend_full_, blend_small_;  // at full resolution and at the search scale
+  std::vector<Layout> layouts_;  // [0] as learned, [1] mirrored where the profile mirrors
   double search_scale_ = 1;
   std::vector<cv::Point2d> places_;
   std::optional<Mark> last_;

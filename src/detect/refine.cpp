@@ -37,6 +37,7 @@ constexpr int kRing = 8;              // frames kept to look back from an arriva
 constexpr double kClear = 0.25;       // template correlation below which a spot is clear of the mark
 constexpr int kConfirm = 3;           // frames a spot must stay free of the mark after it leaves
 constexpr double kPairSignature = 0.3;  // correlation of a pair's difference with the mark's template
+constexpr double kGlyphPairSignature = 0.6;  // ... with a glyph found alone (split_sides)
 constexpr double kUndoLimit = 0.6;    // the remover inpaints at or above this alpha anyway
 constexpr double kNoiseFloor = 4.0;   // levels^2: a pair's mismatch never counts as less than this
 
@@ -71,12 +72,15 @@ Planes view_planes(const Frame& f) {
   return p;
 }
 
-// Y, U, V of `r` at luma resolution (chroma interpolated bilinearly), CV_8UC3.
+// Y, U, V of `r` at luma resolution (chroma interpolated bilinearly), CV_8UC3. Where `r` leaves
+// the frame its edge is repeated (a grown box near the frame's edge: both frames of a pair repeat
+// the same edge, which measures as no mark).
 cv::Mat crop_yuv(const Planes& p, const cv::Rect& r) {
   cv::Mat out(r.size(), CV_8UC3);
   const float fx = 1.f / float(1 << p.sx), fy = 1.f / float(1 << p.sy);
+  const int last_x = p.y.cols - 1;
   for (int y = 0; y < r.height; ++y) {
-    const uint8_t* ys = p.y.ptr<uint8_t>(r.y + y) + r.x;
+    const uint8_t* ys = p.y.ptr<uint8_t>(std::clamp(r.y + y, 0, p.y.rows - 1));
     const float cy = std::clamp((float(r.y + y) + 0.5f) * fy - 0.5f, 0.f, float(p.u.rows - 1));
     const int y0 = int(cy), y1 = std::min(y0 + 1, p.u.rows - 1);
     const float wy = cy - float(y0);
@@ -90,7 +94,7 @@ cv::Mat crop_yuv(const Planes& p, const cv::Rect& r) {
         float bottom = m.at<uint8_t>(y1, x0) * (1 - wx) + m.at<uint8_t>(y1, x1) * wx;
         return uint8_t(std::lround(top * (1 - wy) + bottom * wy));
       };
-      o[x] = cv::Vec3b(ys[x], sample(p.u), sample(p.v));
+      o[x] = cv::Vec3b(ys[std::clamp(r.x + x, 0, last_x)], sample(p.u), sample(p.v));
     }
   }
   return out;
@@ -107,16 +111,24 @@ cv::Mat aligned_crop(const Planes& clear, const cv::Mat& marked, const cv::Rect&
   for (int dy = -kAlign; dy <= kAlign; ++dy)
     for (int dx = -kAlign; dx <= kAlign; ++dx) {
       cv::Rect r = grown + cv::Point(dx, dy);
-      if ((r & frame_rect) != r) continue;
+      // Only samples both crops hold of the frame compare (a grown box may leave it; outside,
+      // the crops repeat their edges).
+      const int x0 = std::max({0, -r.x, -grown.x}), x1 = std::min({r.width, frame_rect.width - r.x, frame_rect.width - grown.x});
+      const int y0 = std::max({0, -r.y, -grown.y}), y1 = std::min({r.height, frame_rect.height - r.y, frame_rect.height - grown.y});
       double sad = 0;
-      for (int y = 0; y < r.height; ++y) {
+      long count = 0;
+      for (int y = y0; y < y1; ++y) {
         const uint8_t* a = clear.y.ptr<uint8_t>(r.y + y) + r.x;
         const cv::Vec3b* m = marked.ptr<cv::Vec3b>(y);
         const bool band_row = y < band_y || y >= r.height - band_y;
-        for (int x = 0; x < r.width; ++x)
-          if (band_row || x < band_x || x >= r.width - band_x) sad += std::min(std::abs(int(a[x]) - int(m[x][0])), 24);  // the mark may reach the band
+        for (int x = x0; x < x1; ++x)
+          if (band_row || x < band_x || x >= r.width - band_x) {
+            sad += std::min(std::abs(int(a[x]) - int(m[x][0])), 24);  // the mark may reach the band
+            ++count;
+          }
       }
-      sad *= 1.0 + 0.02 * (std::abs(dx) + std::abs(dy));  // a tie goes to no motion
+      if (!count) continue;
+      sad = sad / double(count) * (1.0 + 0.02 * (std::abs(dx) + std::abs(dy)));  // a tie goes to no motion
       if (sad < best) {
         best = sad;
         best_shift = {dx, dy};
@@ -128,19 +140,20 @@ cv::Mat aligned_crop(const Planes& clear, const cv::Mat& marked, const cv::Rect&
 struct Observation {
   cv::Mat obs, bg;  // CV_8UC3 (Y, U, V), the grown box
   double mismatch;  // mean squared luma difference on the band outside the mark, levels^2
+  cv::Rect inside;  // the part of the crops inside the frame (crop coordinates)
 };
 
 // How far the two crops of a pair differ where the mark is not (the band that aligned them):
 // motion the shift did not undo, and noise. Each sample's square is capped as in the alignment,
 // since the mark may reach into the band.
-double band_mismatch(const cv::Mat& marked, const cv::Mat& clear, int band_x, int band_y) {
+double band_mismatch(const cv::Mat& marked, const cv::Mat& clear, int band_x, int band_y, const cv::Rect& inside) {
   double sum = 0;
   int count = 0;
-  for (int y = 0; y < marked.rows; ++y) {
+  for (int y = inside.y; y < inside.br().y; ++y) {
     const cv::Vec3b* m = marked.ptr<cv::Vec3b>(y);
     const cv::Vec3b* c = clear.ptr<cv::Vec3b>(y);
     const bool band_row = y < band_y || y >= marked.rows - band_y;
-    for (int x = 0; x < marked.cols; ++x)
+    for (int x = inside.x; x < inside.br().x; ++x)
       if (band_row || x < band_x || x >= marked.cols - band_x) {
         const double d = std::min(std::abs(int(m[x][0]) - int(c[x][0])), 24);
         sum += d * d;
@@ -157,20 +170,53 @@ double median(std::vector<float> v) {
   return *mid;
 }
 
+// What a glyph found alone draws with it: the measured alpha connected to the glyph, where
+// strokes a fraction of the glyph's height apart count as connected (the letters of its word and
+// handle line, the gap to the glyph). The rest of the reach measured is background that a handful
+// of pairs did not pin down (texture, the frame's repeated edge) and is set to 0.
+void keep_anchored(cv::Mat& alpha, const cv::Rect& glyph) {
+  const int r = std::max(2, glyph.height / 8);
+  cv::Mat ink = alpha >= 0.25f, joined, labels;
+  cv::dilate(ink, joined, cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * r + 1, 2 * r + 1}));
+  const int n = cv::connectedComponents(joined, labels, 8, CV_32S);
+  std::vector<bool> anchored(size_t(n), false);
+  for (int y = glyph.y; y < glyph.br().y; ++y)
+    for (int x = glyph.x; x < glyph.br().x; ++x)
+      if (ink.at<uint8_t>(y, x)) anchored[size_t(labels.at<int>(y, x))] = true;
+  for (int y = 0; y < alpha.rows; ++y)
+    for (int x = 0; x < alpha.cols; ++x) {
+      const int l = labels.at<int>(y, x);
+      if (!l || !anchored[size_t(l)]) alpha.at<float>(y, x) = 0;
+    }
+}
+
 // A departure waits for the first clear frame after the mark left; an arrival's clear frame also
-// pairs with the next few frames of the mark. Up to kPerJump marked frames pair with each.
+// pairs with the next few frames of the mark. Up to kPerJump marked frames pair with each, the
+// nearest in time that show the whole mark, looked for within kFadeReach frames of the jump:
+// Sora's word fades in a few frames after its cloud arrives and goes a frame or two before it
+// leaves, and pairs without it would measure the word as absent.
 constexpr int kPerJump = 3;
+constexpr int kFadeReach = 8;
+constexpr int kInkLevels = 16;  // a change of luma this large between a pair's frames is ink
+// Boxes within this many pixels are the mark at one spot (detection moves it by a pixel or two
+// while the word fades in or out).
+constexpr int kSameSpot = 3;
+bool same_spot(const cv::Rect& a, const cv::Rect& b) {
+  return std::abs(a.x - b.x) <= kSameSpot && std::abs(a.y - b.y) <= kSameSpot;
+}
 
 }  // namespace
 
 struct ProfileMeasurer::State {
   State(const Profile& coarse_profile, int w, int h, const RefineOptions& options)
       : coarse(coarse_profile), width(w), height(h), opt(options), scaled(scale_profile(coarse, width)),
-        templ(mark_template(scaled)), gx(std::max(4, int(std::lround(scaled.alpha.cols * opt.grow)))),
-        gy(std::max(4, int(std::lround(scaled.alpha.rows * opt.grow)))),
+        templ(mark_template(scaled)), gx(std::max(4, int(std::lround(scaled.alpha.cols * opt.grow_x)))),
+        gy(std::max(4, int(std::lround(scaled.alpha.rows * opt.grow_y)))),
         crop_size(scaled.alpha.cols + 2 * gx, scaled.alpha.rows + 2 * gy), frame_rect(0, 0, width, height),
         band_x(std::max(2, gx / 2)), band_y(std::max(2, gy / 2)),
-        detector(make_profile_detector(coarse, width, height)) {}
+        detector(make_profile_detector(coarse, width, height)) {
+    if (auto parts = mark_parts(scaled.alpha)) text = parts->text;
+  }
 
   bool clear_at(const Planes& p, const cv::Rect& grown) const {
     cv::Rect box(grown.x + gx, grown.y + gy, templ.cols, templ.rows);
@@ -179,7 +225,7 @@ struct ProfileMeasurer::State {
   // A pair counts only when the difference between its two crops is the mark's own pattern: a
   // spot that only seemed clear (a faint mark the detector missed for a frame, which is no jump)
   // differs by noise, and such a pair would measure the mark as absent.
-  void pair_with(const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
+  bool pair_with(const cv::Mat& obs, const Planes& clear, const cv::Rect& grown) {
     cv::Mat bg = aligned_crop(clear, obs, grown, band_x, band_y);
     const cv::Rect box(gx, gy, templ.cols, templ.rows);
     cv::Mat oy, by, difference;
@@ -187,23 +233,41 @@ struct ProfileMeasurer::State {
     cv::extractChannel(bg(box), by, 0);
     cv::subtract(oy, by, difference, cv::noArray(), CV_32F);
     const double signature = best_match(difference, templ).score;
-    log_for("detect")->debug("refine: pair at ({}, {}): the difference matches the mark at {:.2f}", grown.x + gx,
-                             grown.y + gy, signature);
-    if (signature < kPairSignature) {
+    // The mark's text alone, where it has some: present too (not still fading in).
+    const double text_signature = text.area() ? best_match(difference(text), templ(text)).score : 1.0;
+    log_for("detect")->debug("refine: pair at ({}, {}): the difference matches the mark at {:.2f} (its text {:.2f})",
+                             grown.x + gx, grown.y + gy, signature, text_signature);
+    // A glyph found alone is near-opaque: its own difference must be clear.
+    const double least = opt.split_sides ? kGlyphPairSignature : kPairSignature;
+    if (signature < least || text_signature < kPairSignature) {
       ++rep.pairs_rejected;
-      return;
+      return false;
     }
-    const double mismatch = band_mismatch(obs, bg, band_x, band_y);
-    pairs.push_back({obs, std::move(bg), mismatch});
+    const cv::Rect inside = (grown & frame_rect) - grown.tl();
+    const double mismatch = band_mismatch(obs, bg, band_x, band_y, inside);
+    Observation pair{obs, std::move(bg), mismatch, inside};
+    // A glyph alone: the pair must show its text on one side (not still fading in).
+    if (opt.split_sides)
+      log_for("detect")->debug("refine: pair at ({}, {}): its text on side {} (0 right, 1 left, -1 neither)",
+                               grown.x + gx, grown.y + gy, text_side(pair));
+    if (opt.split_sides && text_side(pair) < 0) {
+      ++rep.pairs_rejected;
+      return false;
+    }
+    pairs.push_back(std::move(pair));
+    return true;
   }
   void observe(const Frame& f);
   std::optional<Profile> finish(const std::string& source);
+  std::optional<Profile> measure(const std::vector<Observation>& pairs, const std::string& source);
+  int text_side(const Observation& o) const;
 
   const Profile coarse;
   const int width, height;
   const RefineOptions opt;
   const ScaledMark scaled;
   const cv::Mat templ;
+  cv::Rect text;  // the mark's text beside its glyph, in the template (empty: no such parts)
   const int gx, gy;  // the detected box grown by this much on each side
   const cv::Size crop_size;
   const cv::Rect frame_rect;
@@ -215,18 +279,21 @@ struct ProfileMeasurer::State {
   std::deque<std::pair<std::optional<cv::Rect>, Planes>> ring;  // the last frames, newest last
   struct Departure {
     cv::Rect grown;
-    std::vector<cv::Mat> obs;
+    std::vector<std::pair<cv::Rect, cv::Mat>> obs;  // the last crops of the mark, each with its box
     std::optional<Planes> clear;  // the first frame that showed the spot clear
     int waited = 0, confirmed = 0;
   };
+  // The last frames before the mark left, newest first, until kPerJump show the whole mark.
   void pair_departure(const Departure& d) {
-    for (const cv::Mat& o : d.obs) pair_with(o, *d.clear, d.grown);
+    int paired = 0;
+    for (auto o = d.obs.rbegin(); o != d.obs.rend() && paired < kPerJump; ++o)
+      paired += pair_with(o->second, *d.clear, o->first);
   }
   std::vector<Departure> departures;
-  struct Arrival { cv::Rect grown; Planes clear; int left = 0; };
+  struct Arrival { cv::Rect grown; Planes clear; int wanted = 0, reach = 0; };
   std::optional<Arrival> arrival;
   std::optional<cv::Rect> last;  // the previous frame's mark (grown box)
-  std::deque<cv::Mat> last_obs;  // its last few crops
+  std::deque<std::pair<cv::Rect, cv::Mat>> last_obs;  // its last few crops at this spot
   std::vector<cv::Point2d> centres;
   bool stopped = false;  // a frame of another size came
 };
@@ -236,7 +303,9 @@ void ProfileMeasurer::State::observe(const Frame& f) {
   std::optional<cv::Rect> grown;
   for (const Mark& m : detector->detect(f)) {
     cv::Rect g(m.box.x - gx, m.box.y - gy, crop_size.width, crop_size.height);
-    if (m.box.w == templ.cols && m.box.h == templ.rows && (g & frame_rect) == g) grown = g;
+    // The other layout (mirrored_layout) is not measured: its parts sit elsewhere in the box.
+    const cv::Rect box(m.box.x, m.box.y, m.box.w, m.box.h);
+    if (m.layout == 0 && m.box.w == templ.cols && m.box.h == templ.rows && (box & frame_rect) == box) grown = g;
   }
   Planes planes = view_planes(f);
   auto overlaps = [&](const cv::Rect& r) { return grown && (*grown & r).area() > 0; };
@@ -259,7 +328,7 @@ void ProfileMeasurer::State::observe(const Frame& f) {
     }
   }
   if (last && !overlaps(*last)) departures.push_back({*last, {last_obs.begin(), last_obs.end()}});
-  if (!grown || !last || *grown != *last) last_obs.clear();
+  if (!grown || !last || !same_spot(*grown, *last)) last_obs.clear();
 
   if (grown) {
     ++rep.frames_with_mark;
@@ -277,16 +346,15 @@ void ProfileMeasurer::State::observe(const Frame& f) {
       for (auto it = ring.rbegin(); it != ring.rend() && looked < opt.pair_reach + kRing / 2; ++it, ++looked) {
         const bool marked_there = it->first && (*it->first & *grown).area() > 0;
         if (!marked_there && clear_at(it->second, *grown)) {
-          pair_with(obs, it->second, *grown);
-          arrival = Arrival{*grown, it->second, kPerJump - 1};
+          arrival = Arrival{*grown, it->second, kPerJump - int(pair_with(obs, it->second, *grown)), kFadeReach - 1};
           break;
         }
       }
-    } else if (arrival && arrival->grown == *grown && arrival->left-- > 0) {
-      pair_with(obs, arrival->clear, *grown);
+    } else if (arrival && same_spot(arrival->grown, *grown) && arrival->wanted > 0 && arrival->reach-- > 0) {
+      arrival->wanted -= int(pair_with(obs, arrival->clear, *grown));
     }
-    last_obs.push_back(obs);
-    if (int(last_obs.size()) > kPerJump) last_obs.pop_front();
+    last_obs.emplace_back(*grown, obs);
+    if (int(last_obs.size()) > kFadeReach) last_obs.pop_front();
   }
   last = grown;
   ring.emplace_back(grown, std::move(planes));
@@ -294,8 +362,6 @@ void ProfileMeasurer::State::observe(const Frame& f) {
 }
 
 std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source) {
-  auto log = log_for("detect");
-
   // Departures near the last frame seen: the frames ran out, not the jump's confirmation.
   for (const Departure& d : departures)
     if (d.clear) pair_departure(d);
@@ -314,6 +380,59 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
                   "): nothing showed the background under it";
     return std::nullopt;
   }
+  if (!opt.split_sides) return measure(pairs, source);
+
+  // A glyph alone: each pair's text shows on one side of it; each side is measured on its own.
+  std::vector<Observation> sides[2];  // [0] text right of the glyph, [1] left
+  int unsided = 0;
+  for (Observation& o : pairs) {
+    const int side = text_side(o);
+    if (side < 0) ++unsided;
+    else sides[side].push_back(std::move(o));
+  }
+  pairs.clear();
+  std::optional<Profile> measured[2];
+  std::string summaries[2];
+  for (int k = 0; k < 2; ++k) {
+    if (int(sides[k].size()) < opt.min_pairs) {
+      summaries[k] = std::to_string(sides[k].size()) + " pairs";
+      continue;
+    }
+    measured[k] = measure(sides[k], source);
+    summaries[k] = rep.summary;
+  }
+  rep.summary = "text right of the glyph: " + summaries[0] + "; text left of it: " + summaries[1] +
+                (unsided ? "; " + std::to_string(unsided) + " pairs showed no text on either side" : "");
+  const int primary = measured[0] ? 0 : 1;
+  if (!measured[primary]) return std::nullopt;
+  Profile out = *measured[primary];
+  if (measured[1 - primary]) out.mirror = std::make_shared<const Profile>(*measured[1 - primary]);
+  return out;
+}
+
+// Which side of the glyph a pair's text shows on: 0 right, 1 left, -1 neither clearly (samples
+// beside the glyph, at its rows, whose luma changed by more than kInkLevels between the pair's
+// frames).
+int ProfileMeasurer::State::text_side(const Observation& o) const {
+  int ink[2] = {0, 0};
+  for (int y = gy; y < gy + templ.rows; ++y) {
+    const cv::Vec3b* ob = o.obs.ptr<cv::Vec3b>(y);
+    const cv::Vec3b* bg = o.bg.ptr<cv::Vec3b>(y);
+    for (int x = o.inside.x; x < o.inside.br().x; ++x) {
+      if (x >= gx && x < gx + templ.cols) continue;
+      ink[x < gx ? 1 : 0] += std::abs(int(ob[x][0]) - int(bg[x][0])) > kInkLevels;
+    }
+  }
+  // The text is a good part of a glyph's area of changed samples on its side, and several times
+  // what the other side shows (the background's own change where motion was not undone).
+  const int least = templ.rows * templ.cols / 4;
+  if (ink[0] >= least && ink[0] > 3 * ink[1]) return 0;
+  if (ink[1] >= least && ink[1] > 3 * ink[0]) return 1;
+  return -1;
+}
+
+std::optional<Profile> ProfileMeasurer::State::measure(const std::vector<Observation>& pairs, const std::string& source) {
+  auto log = log_for("detect");
   const size_t n = pairs.size();
   const int npix = crop_size.area();
   // Each pair counts by how well its two frames agree around the mark: one spoilt by motion the
@@ -337,6 +456,23 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   };
   // 1. The mark's colour: where the free fit finds it strong (alpha > 0.3), the median over
   //    those pixels of the colour each implies (per channel: the median over the pairs).
+  //    A glyph found alone keeps the profile's colour: the pairs of one side are few, and the
+  //    glyph's own (near-opaque) samples pin a colour down poorly where its background varies
+  //    little between them (a dark coat under it gave Y 105 for a white mark).
+  const cv::Rect glyph_box(gx, gy, templ.cols, templ.rows);
+  cv::Vec3f colour;
+  if (opt.split_sides) {
+    std::vector<float> known[3];
+    for (int y = 0; y < scaled.alpha.rows; ++y)
+      for (int x = 0; x < scaled.alpha.cols; ++x)
+        if (scaled.alpha.at<float>(y, x) >= 0.5f)
+          for (int ch = 0; ch < 3; ++ch) known[ch].push_back(scaled.color.at<cv::Vec3f>(y, x)[ch]);
+    if (known[0].empty()) {
+      rep.summary = "the glyph has no opaque part to take its colour from";
+      return std::nullopt;
+    }
+    colour = cv::Vec3f(float(median(known[0])), float(median(known[1])), float(median(known[2])));
+  } else {
   std::vector<float> strong[3];
   for (int p = 0; p < npix; ++p) {
     samples(p, 0);
@@ -355,7 +491,8 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
     rep.summary = "no pixel of the mark could be measured (the background never varied under it)";
     return std::nullopt;
   }
-  cv::Vec3f colour(float(median(strong[0])), float(median(strong[1])), float(median(strong[2])));
+  colour = cv::Vec3f(float(median(strong[0])), float(median(strong[1])), float(median(strong[2])));
+  }
   // 2. Alpha per pixel with that colour fixed: one unknown, which a handful of pairs pins down.
   //    (The colour implied again by that alpha is the same colour: the two are fitted together.)
   cv::Mat alpha(crop_size, CV_32F, cv::Scalar(0));
@@ -366,6 +503,7 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
   // Per-pixel noise (a handful of pairs each) would come back amplified by 1 / (1 - alpha) as
   // speckle; a mark's alpha is smooth but for its edges, which a median keeps.
   cv::medianBlur(alpha, alpha, 3);
+  if (opt.split_sides) keep_anchored(alpha, glyph_box);
   cv::Mat color(crop_size, CV_32FC3, colour);
   alpha.setTo(0, alpha < 0.02f);
 
@@ -422,6 +560,7 @@ std::optional<Profile> ProfileMeasurer::State::finish(const std::string& source)
 
   Profile out;
   out.name = coarse.name;
+  out.mirrors = coarse.mirrors;
   out.reference_width = width;
   out.reference_height = height;
   out.alpha = alpha(tight).clone();

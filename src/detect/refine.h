@@ -23,8 +23,14 @@ namespace unmark {
 
 struct RefineOptions {
   int max_frames = 450;       // frames read from the start of the video
-  double grow = 0.0;          // the detected box is grown by this share of its size on each side
-                              // (at least 4 px; a discovered profile may hold only part of the mark)
+  // The detected box is grown by these shares of its width and height on each side (at least
+  // 4 px; a discovered profile may hold only part of the mark, a glyph found alone its text).
+  // The grown box may leave the frame: what lies outside measures as no mark.
+  double grow_x = 0.0, grow_y = 0.0;
+  // The profile is a glyph alone whose text may sit on either side (the Sora cloud with its word
+  // and handle line, normal or mirrored): the pairs are split by the side their text shows on and
+  // each side measured on its own (the other becomes Profile::mirror).
+  bool split_sides = false;
   int pair_reach = 3;         // frames before an arrival (after a departure) searched for the spot
   int min_pairs = 3;          // fewer frame pairs than this: not measured (nullopt)
 };

@@ -11,6 +11,7 @@
 #include "detect/learn.h"
 #include "detect/profile.h"
 #include "detect/refine.h"
+#include "detect/scale_search.h"
 #include "io/frame_reader.h"
 
 namespace unmark {
@@ -20,6 +21,71 @@ namespace {
 constexpr int kProfileSampleFrames = 30;     // the first second: enough to see a Sora mark
 constexpr double kProfileSampleShare = 0.2;  // share of those in which it must be found
 constexpr int kDiscoveryFrames = 450;        // ~15 s read for static-logo discovery
+// The scale search looks at every kScaleEvery-th frame of the first kScaleFrames (from frame 2:
+// a Sora mark is absent on the first frame or two): 9 frames, each searched at every scale.
+constexpr int kScaleFrames = 90;
+constexpr int kScaleEvery = 10;
+constexpr int kScaleFirst = 2;
+
+// A built-in profile at the size its mark has in this video.
+struct ScaledProfile {
+  Profile profile;
+  // Found by its glyph alone (the text beside it is not the profile's: a smaller word, a handle
+  // line): the text is measured on the video, on either side of the glyph.
+  bool glyph_only = false;
+};
+
+std::optional<ScaleFound> search_scale(const Profile& profile, const std::string& input, int width, int height,
+                                       const ScaleSearchOptions& options) {
+  ScaleSearch search(profile, width, height, options);
+  int frames = 0;
+  read_frames(input, [&](Frame& f) {
+    const int i = frames++;
+    if (i >= kScaleFirst && (i - kScaleFirst) % kScaleEvery == 0 && search.observe(f)) return false;
+    return frames < kScaleFrames;
+  });
+  return search.result();
+}
+
+// `profile` at the scale its mark shows in the first seconds of `input` (scale_search.h): the
+// whole mark in either layout, else its glyph alone; nullopt when neither is found.
+std::optional<ScaledProfile> at_video_scale(const Profile& profile, const std::string& input, int width, int height) {
+  auto log = log_for("detect");
+  ScaledProfile out;
+  std::optional<ScaleFound> found = search_scale(profile, input, width, height, {});
+  if (found) {
+    out.profile = profile_at_scale(profile, found->scale, width, height);
+  } else if (std::optional<Profile> glyph = glyph_profile(profile)) {
+    log->info("scale search: profile {} not found whole; looking for its glyph alone", profile.name);
+    found = search_scale(*glyph, input, width, height, ScaleSearch::for_glyph());
+    if (found) {
+      out.profile = profile_at_scale(*glyph, found->scale, width, height);
+      out.glyph_only = true;
+    }
+  }
+  if (!found) {
+    log->info("scale search: profile {} not found at any scale in the first {} frames", profile.name, kScaleFrames);
+    return std::nullopt;
+  }
+  log->info("scale search: profile {}{} is {}x{} here (correlation {:.2f} in {} of {} frames looked at)", profile.name,
+            out.glyph_only ? " (its glyph)" : "", out.profile.width(), out.profile.height(), found->score,
+            found->frames, found->looked);
+  return out;
+}
+
+// How a profile is measured on the video (refine.h): a discovered profile may hold only part of
+// the mark, so around it is measured too; a glyph found alone has its text on either side (4 of
+// its widths reach a 20-character handle line) and a little above and below it.
+RefineOptions measuring_for(bool discovered, bool glyph_only) {
+  RefineOptions o;
+  if (discovered) o.grow_x = o.grow_y = 0.35;
+  if (glyph_only) {
+    o.grow_x = 4.0;
+    o.grow_y = 0.3;
+    o.split_sides = true;
+  }
+  return o;
+}
 
 // Share of the first frames of `input` in which `profile`'s mark is found.
 double found_share(const Profile& profile, const std::string& input, int width, int height) {
@@ -76,13 +142,37 @@ DetectionChoice choice_for(const Profile& profile, int width, int height, const 
 
 // The profile measured again on this video (refine.h), or as it is when that is off or fails.
 // With `later`, the choice carries the measuring for the caller to feed its own frames to.
+DetectionChoice nothing(const std::string& why);
+
+// A glyph found alone is the mark only once its text is measured beside it (the Sora cloud always
+// has its word): small round things of a video's own (an icon, a cursor, another platform's logo)
+// match the glyph alone at 0.8 and more, and do not move with a word.
+bool text_measured(const Profile& measured) {
+  return mark_parts(measured.alpha).has_value() || (measured.mirror && mark_parts(measured.mirror->alpha).has_value());
+}
+
+// The glyph found alone, measured on the video with its text (read here, at once: when it is not
+// confirmed, the caller goes on to what it would do without the profile). nullopt when no text
+// was measured beside it, or measuring is off (nothing could confirm it).
+std::optional<Profile> confirm_glyph(const Profile& glyph, const std::string& input, int width, int height, bool refine) {
+  auto log = log_for("detect");
+  const char* unsure = "its glyph matched, but no text was measured beside it: not sure it is the mark";
+  if (!refine) {
+    log->warn("profile {}: {} (measuring is off)", glyph.name, unsure);
+    return std::nullopt;
+  }
+  RefineReport report;
+  std::optional<Profile> measured = refine_profile(glyph, input, width, height, measuring_for(false, true), &report);
+  if (!measured || !text_measured(*measured)) {
+    log->warn("profile {}: {} ({})", glyph.name, unsure, report.summary);
+    return std::nullopt;
+  }
+  return measured;
+}
+
 DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
-                             const std::string& input, bool refine, bool discovered, bool later) {
+                             const std::string& input, bool refine, const RefineOptions& options, bool later) {
   if (!refine) return choice_for(coarse, width, height, why, false);
-  RefineOptions options;
-  // A discovered profile may hold only part of the mark: measure around it too. A finished
-  // profile holds all of it (and a grown box would leave the frame near its edges).
-  options.grow = discovered ? 0.35 : 0.0;
   if (later) {
     DetectionChoice c = choice_for(coarse, width, height, why, false);
     c.pending = std::make_shared<PendingMeasure>(coarse, width, height, options, why);
@@ -124,23 +214,43 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     const std::string name = s.mode.substr(8);
     const auto builtins = builtin_profiles();
     const bool builtin = std::find(builtins.begin(), builtins.end(), name) != builtins.end();
-    c = from_profile(load_profile(name), width, height, "", input, refine_on(s, builtin), false, measure_later);
+    ScaledProfile chosen{load_profile(name)};
+    // A built-in profile is found at the size its mark has in this video; a profile file the
+    // user names holds for the frame width it was learned at.
+    if (builtin)
+      if (auto scaled = at_video_scale(chosen.profile, input, width, height)) chosen = std::move(*scaled);
+    if (chosen.glyph_only) {
+      if (auto measured = confirm_glyph(chosen.profile, input, width, height, refine_on(s, true)))
+        c = choice_for(*measured, width, height, " (found by its glyph; its text measured here)", true);
+      else
+        c = nothing("the mark's glyph matched, but no text was measured beside it: frames left as they are");
+    } else {
+      c = from_profile(chosen.profile, width, height, "", input, refine_on(s, builtin), {}, measure_later);
+    }
   } else if (s.mode == "auto" || s.mode == "static") {
     if (s.mode == "auto") {
       for (const std::string& name : builtin_profiles()) {
-        Profile profile = load_profile(name);
+        std::optional<ScaledProfile> scaled = at_video_scale(load_profile(name), input, width, height);
+        if (!scaled) continue;
+        const Profile& profile = scaled->profile;
         double share = found_share(profile, input, width, height);
         log->info("auto: profile {} found in {:.0f}% of the first {} frames{}", name, share * 100,
                   kProfileSampleFrames, share >= kProfileSampleShare ? " (or more: stopped when sure)" : "");
-        if (share >= kProfileSampleShare) {
-          c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true), false, measure_later);
+        if (share < kProfileSampleShare) continue;
+        if (!scaled->glyph_only) {
+          c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true), {}, measure_later);
+          break;
+        }
+        if (auto measured = confirm_glyph(profile, input, width, height, refine_on(s, true))) {
+          c = choice_for(*measured, width, height, ", chosen by auto (found by its glyph; its text measured here)", true);
           break;
         }
       }
     }
     if (!c.detector) {
       if (auto found = discover(input))
-        c = from_profile(*found, width, height, ", discovered as a static logo", input, refine_on(s, true), true, measure_later);
+        c = from_profile(*found, width, height, ", discovered as a static logo", input, refine_on(s, true),
+                         measuring_for(true, false), measure_later);
       else c = nothing("no built-in profile matched and no static logo was found");
     }
   } else {

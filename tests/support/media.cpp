@@ -176,6 +176,9 @@ void write_media(const std::string& path, const MediaSpec& spec) {
           for (int x = 0; x < pw; ++x) {
             int v = texture(x << sx, y << sy, i, p);
             if (auto [ox, oy] = overlay_place_at(spec, i); ox >= 0) {
+              const size_t place = size_t(i / spec.overlay_period) % spec.overlay_places.size();
+              const std::vector<float>& alpha =
+                  spec.overlay_alpha_per_place.empty() ? spec.overlay_alpha : spec.overlay_alpha_per_place[place];
               // Alpha averaged over the luma samples this sample covers (chroma subsampling).
               float a = 0;
               int n = 0;
@@ -183,7 +186,7 @@ void write_media(const std::string& path, const MediaSpec& spec) {
                 for (int dx = 0; dx < (1 << sx); ++dx) {
                   int lx = (x << sx) + dx - ox, ly = (y << sy) + dy - oy;
                   if (lx >= 0 && ly >= 0 && lx < spec.overlay_w && ly < spec.overlay_h)
-                    a += spec.overlay_alpha[size_t(ly) * spec.overlay_w + lx];
+                    a += alpha[size_t(ly) * spec.overlay_w + lx];
                   ++n;
                 }
               a /= float(n);

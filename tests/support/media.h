@@ -35,6 +35,9 @@ struct MediaSpec {
   int overlay_w = 0, overlay_h = 0;
   std::vector<std::pair<int, int>> overlay_places;
   int overlay_period = 30, overlay_gap = 1;
+  // When set, the alpha shown at place k instead (each overlay_w x overlay_h): a mark whose layout
+  // changes with its place.
+  std::vector<std::vector<float>> overlay_alpha_per_place;
   struct Cue { int64_t start_ms, duration_ms; std::string text; };
   std::vector<Cue> chapters;            // container chapters (start, length, title)
   std::vector<Cue> subtitles;           // a SubRip stream (mkv) when not empty
