@@ -13,6 +13,7 @@ namespace unmark {
 namespace {
 
 constexpr int kFineSteps = 8;      // the refinement splits one coarse step into this many each way
+constexpr int kCoarseCandidates = 2;  // placements per scale and layout looked at in full
 
 // The mark's expected luma change at the reference size (mark_template at scale 1).
 cv::Mat reference_template(const Profile& p) {
@@ -36,7 +37,8 @@ struct ScaleSearch::State {
   struct Rung {
     double scale;       // frame pixels per reference pixel
     double shrink;      // the frame is searched downscaled by this (<= 1)
-    std::vector<cv::Mat> templates;  // per layout, at the downscaled size
+    std::vector<cv::Mat> templates;  // per layout, at the downscaled size (CV_32F)
+    std::vector<cv::Mat> coarse;     // the same at half that size: the first pass
   };
   // A frame's best placement over every scale, and the frame around it for the refinement.
   struct Sighting {
@@ -56,7 +58,10 @@ struct ScaleSearch::State {
       Rung r;
       r.scale = mw / ref_w;
       r.shrink = std::min(1.0, opt.search_width / mw);
-      for (const cv::Mat& t : references) r.templates.push_back(resized(t, r.scale * r.shrink));
+      for (const cv::Mat& t : references) {
+        r.templates.push_back(resized(t, r.scale * r.shrink));
+        r.coarse.push_back(resized(r.templates.back(), 0.5));
+      }
       ladder.push_back(std::move(r));
     }
   }
@@ -77,13 +82,35 @@ struct ScaleSearch::State {
         level = next;
         level_shrink = r.shrink;
       }
+      // Coarse to fine: the level at half size finds the best few placements of each layout,
+      // which are scored again at the level's size around them (a quarter of the cost of
+      // scoring every placement there).
+      cv::Mat level32, half32;
+      level.convertTo(level32, CV_32F);
+      cv::resize(level32, half32, {std::max(1, level.cols / 2), std::max(1, level.rows / 2)}, 0, 0, cv::INTER_AREA);
       for (size_t l = 0; l < r.templates.size(); ++l) {
         const cv::Mat& t = r.templates[l];
-        if (level.cols < t.cols || level.rows < t.rows) continue;
-        const MatchResult m = best_match(level, t);
-        if (!best || m.score > best->score) {
-          best_at = {int(std::lround(m.at.x / r.shrink)), int(std::lround(m.at.y / r.shrink))};
-          best = Sighting{int(k), int(l), m.score, best_at, {}};
+        const cv::Mat& c = r.coarse[l];
+        if (half32.cols < c.cols || half32.rows < c.rows || level.cols < t.cols || level.rows < t.rows) continue;
+        cv::Mat scores;
+        cv::matchTemplate(half32, c, scores, cv::TM_CCOEFF_NORMED);
+        cv::patchNaNs(scores, -1);
+        for (int candidate = 0; candidate < kCoarseCandidates; ++candidate) {
+          double coarse_score;
+          cv::Point at;
+          cv::minMaxLoc(scores, nullptr, &coarse_score, nullptr, &at);
+          if (coarse_score <= -1) break;
+          const cv::Rect window = cv::Rect(at.x * 2 - 2, at.y * 2 - 2, t.cols + 4, t.rows + 4) & cv::Rect(0, 0, level.cols, level.rows);
+          if (window.width >= t.cols && window.height >= t.rows) {
+            const MatchResult m = best_match(level32(window), t);
+            if (!best || m.score > best->score) {
+              best_at = {int(std::lround((window.x + m.at.x) / r.shrink)), int(std::lround((window.y + m.at.y) / r.shrink))};
+              best = Sighting{int(k), int(l), m.score, best_at, {}};
+            }
+          }
+          // The next candidate lies elsewhere: not within half the template of this one.
+          const cv::Rect near(at.x - c.cols / 2, at.y - c.rows / 2, c.cols, c.rows);
+          scores(near & cv::Rect(0, 0, scores.cols, scores.rows)).setTo(-1);
         }
       }
     }

@@ -30,7 +30,7 @@ struct ScaleSearchOptions {
   int min_width = 24;        // narrowest mark searched (px), and at least short side / min_share
   int min_share = 16;
   int search_width = 48;     // the mark's width in the downscaled frame each scale is searched in
-  double step = 1.1;         // ratio of neighbouring scales of the coarse ladder
+  double step = 1.15;        // ratio of neighbouring scales of the coarse ladder
   double threshold = 0.6;    // a frame's best placement counts when it correlates at least this
   int agree = 3;             // frames whose best scales agree (within a step) to decide, each at a
                              // place seen in another of them too
