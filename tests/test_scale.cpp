@@ -127,7 +127,7 @@ TEST(Refine, AGlyphFoundAloneGetsItsTextMeasuredOnEitherSide) {
   ASSERT_TRUE(glyph);
   RefineOptions options;
   options.grow_x = 4.0;
-  options.grow_y = 0.3;
+  options.grow_y = 0.1;
   options.split_sides = true;
   RefineReport report;
   if (getenv("UNMARK_TEST_DEBUG")) setup_logging(spdlog::level::debug, LogFormat::text);

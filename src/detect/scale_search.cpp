@@ -220,4 +220,6 @@ std::optional<ScaleFound> ScaleSearch::result() const { return s_->found; }
 
 int ScaleSearch::frames_looked() const { return s_->looked; }
 
+bool ScaleSearch::hopeless() const { return !s_->found && s_->sightings.empty() && s_->looked >= s_->opt.give_up; }
+
 }  // namespace unmark

@@ -38,6 +38,7 @@ struct ScaleSearchOptions {
   // ... and at full resolution at the refined scale: real Sora 2 marks score 0.81-0.95 (realset),
   // a disc with eyes and four bars beside it (a static logo made like it, tests) 0.69.
   double accept = 0.76;
+  int give_up = 5;
 };
 
 struct ScaleFound {
@@ -60,6 +61,10 @@ class ScaleSearch {
   bool observe(const Frame& frame);
   // The scale, once decided.
   std::optional<ScaleFound> result() const;
+  // True once `give_up` frames were looked at without a single placement above the threshold:
+  // the mark is not in this video (a mark that is there shows in nearly every frame looked at),
+  // and the frames still to look at would only cost.
+  bool hopeless() const;
   int frames_looked() const;
 
  private:

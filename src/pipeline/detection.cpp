@@ -22,7 +22,8 @@ constexpr int kProfileSampleFrames = 30;     // the first second: enough to see 
 constexpr double kProfileSampleShare = 0.2;  // share of those in which it must be found
 constexpr int kDiscoveryFrames = 450;        // ~15 s read for static-logo discovery
 // The scale search looks at every kScaleEvery-th frame of the first kScaleFrames (from frame 2:
-// a Sora mark is absent on the first frame or two): 9 frames, each searched at every scale.
+// a Sora mark is absent on the first frame or two): 9 frames at most, each searched at every
+// scale; 3 where the mark is, 5 where nothing like it shows (ScaleSearch::hopeless).
 constexpr int kScaleFrames = 90;
 constexpr int kScaleEvery = 10;
 constexpr int kScaleFirst = 2;
@@ -41,7 +42,8 @@ std::optional<ScaleFound> search_scale(const Profile& profile, const std::string
   int frames = 0;
   read_frames(input, [&](Frame& f) {
     const int i = frames++;
-    if (i >= kScaleFirst && (i - kScaleFirst) % kScaleEvery == 0 && search.observe(f)) return false;
+    if (i >= kScaleFirst && (i - kScaleFirst) % kScaleEvery == 0 && (search.observe(f) || search.hopeless()))
+      return false;
     return frames < kScaleFrames;
   });
   return search.result();
@@ -75,13 +77,14 @@ std::optional<ScaledProfile> at_video_scale(const Profile& profile, const std::s
 
 // How a profile is measured on the video (refine.h): a discovered profile may hold only part of
 // the mark, so around it is measured too; a glyph found alone has its text on either side (4 of
-// its widths reach a 20-character handle line) and a little above and below it.
+// its widths reach a 20-character handle line), within its own rows (Sora draws its word and
+// handle line beside the cloud, not above or below it: a taller reach only measured background).
 RefineOptions measuring_for(bool discovered, bool glyph_only) {
   RefineOptions o;
   if (discovered) o.grow_x = o.grow_y = 0.35;
   if (glyph_only) {
     o.grow_x = 4.0;
-    o.grow_y = 0.3;
+    o.grow_y = 0.1;
     o.split_sides = true;
   }
   return o;
