@@ -561,6 +561,7 @@ std::optional<Profile> ProfileMeasurer::State::measure(const std::vector<Observa
   Profile out;
   out.name = coarse.name;
   out.mirrors = coarse.mirrors;
+  out.mirror = coarse.mirror;  // the other layout as measured before (only this one is measured here)
   out.reference_width = width;
   out.reference_height = height;
   out.alpha = alpha(tight).clone();

@@ -224,7 +224,8 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
       if (auto scaled = at_video_scale(chosen.profile, input, width, height)) chosen = std::move(*scaled);
     if (chosen.glyph_only) {
       if (auto measured = confirm_glyph(chosen.profile, input, width, height, refine_on(s, true)))
-        c = choice_for(*measured, width, height, " (found by its glyph; its text measured here)", true);
+        c = from_profile(*measured, width, height, " (found by its glyph; its text measured here)", input, true, {},
+                         measure_later);
       else
         c = nothing("the mark's glyph matched, but no text was measured beside it: frames left as they are");
     } else {
@@ -244,8 +245,12 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
           c = from_profile(profile, width, height, ", chosen by auto", input, refine_on(s, true), {}, measure_later);
           break;
         }
+        // Confirmed, the whole mark is measured again as any profile is (its own colour, every
+        // pair of its layout, a tight reach): the glyph's measuring borrowed the profile's colour
+        // and split its pairs, which is enough to find the mark, not to undo it as well.
         if (auto measured = confirm_glyph(profile, input, width, height, refine_on(s, true))) {
-          c = choice_for(*measured, width, height, ", chosen by auto (found by its glyph; its text measured here)", true);
+          c = from_profile(*measured, width, height, ", chosen by auto (found by its glyph; its text measured here)",
+                           input, true, {}, measure_later);
           break;
         }
       }
