@@ -81,6 +81,21 @@ const std::vector<Frame>& sora_frames_1080() {
   return frames;
 }
 
+// A 1080x1920 frame of blurred noise: texture everywhere, no mark.
+Frame noise_frame_1080() {
+  AVFramePtr av = make_av_frame();
+  av->format = AV_PIX_FMT_YUV420P;
+  av->width = 1080;
+  av->height = 1920;
+  av_frame_get_buffer(av.get(), 0);
+  cv::Mat y(1920, 1080, CV_8U, av->data[0], size_t(av->linesize[0]));
+  cv::randu(y, 0, 255);
+  cv::GaussianBlur(y, y, {0, 0}, 3);
+  Frame f;
+  f.av = std::move(av);
+  return f;
+}
+
 }  // namespace
 
 // The detector's per-frame cost over the whole clip at 1080x1920: mostly verification where the
@@ -105,16 +120,7 @@ BENCHMARK(BM_DetectSora1080)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // The worst case: a video without the mark, where every miss may search.
 static void BM_DetectNoMark1080(benchmark::State& state) {
-  AVFramePtr av = make_av_frame();
-  av->format = AV_PIX_FMT_YUV420P;
-  av->width = 1080;
-  av->height = 1920;
-  av_frame_get_buffer(av.get(), 0);
-  cv::Mat y(1920, 1080, CV_8U, av->data[0], size_t(av->linesize[0]));
-  cv::randu(y, 0, 255);
-  cv::GaussianBlur(y, y, {0, 0}, 3);
-  Frame f;
-  f.av = std::move(av);
+  const Frame f = noise_frame_1080();
   Profile profile = load_profile("sora2");
   auto detector = make_profile_detector(profile, 1080, 1920);
   for (auto _ : state) benchmark::DoNotOptimize(detector->detect(f));
@@ -126,16 +132,7 @@ BENCHMARK(BM_DetectNoMark1080)->Unit(benchmark::kMillisecond);
 // video, 3 when the mark is there): a 1080x1920 frame without the mark. Arg 1: the glyph alone,
 // searched where the whole mark was not found.
 static void BM_ScaleSearchFrame1080(benchmark::State& state) {
-  AVFramePtr av = make_av_frame();
-  av->format = AV_PIX_FMT_YUV420P;
-  av->width = 1080;
-  av->height = 1920;
-  av_frame_get_buffer(av.get(), 0);
-  cv::Mat y(1920, 1080, CV_8U, av->data[0], size_t(av->linesize[0]));
-  cv::randu(y, 0, 255);
-  cv::GaussianBlur(y, y, {0, 0}, 3);
-  Frame f;
-  f.av = std::move(av);
+  const Frame f = noise_frame_1080();
   const Profile sora = load_profile("sora2");
   const Profile profile = state.range(0) ? *glyph_profile(sora) : sora;
   ScaleSearch search(profile, 1080, 1920, state.range(0) ? ScaleSearch::for_glyph() : ScaleSearchOptions{});

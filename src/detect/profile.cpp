@@ -85,17 +85,22 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// The mark's alpha and colour resampled by `scale` (area averaging down, bilinear up).
+void resample(const Profile& profile, double scale, cv::Mat& alpha, cv::Mat& color) {
+  const int w = std::max(4, int(std::lround(profile.width() * scale)));
+  const int h = std::max(2, int(std::lround(profile.height() * scale)));
+  const int interp = scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
+  cv::resize(profile.alpha, alpha, {w, h}, 0, 0, interp);
+  cv::resize(profile.color, color, {w, h}, 0, 0, interp);
+}
+
 }  // namespace
 
 ScaledMark scale_profile(const Profile& profile, int frame_width) {
   ScaledMark m;
   m.scale = double(frame_width) / profile.reference_width;
   if (frame_width == profile.reference_width) m.undo = profile.undo;
-  int w = std::max(4, int(std::lround(profile.width() * m.scale)));
-  int h = std::max(2, int(std::lround(profile.height() * m.scale)));
-  int interp = m.scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
-  cv::resize(profile.alpha, m.alpha, {w, h}, 0, 0, interp);
-  cv::resize(profile.color, m.color, {w, h}, 0, 0, interp);
+  resample(profile, m.scale, m.alpha, m.color);
   return m;
 }
 
@@ -103,12 +108,8 @@ Profile profile_at_scale(const Profile& profile, double scale, int frame_width, 
   Profile p = profile;
   p.reference_width = frame_width;
   p.reference_height = frame_height;
-  const int w = std::max(4, int(std::lround(profile.width() * scale)));
-  const int h = std::max(2, int(std::lround(profile.height() * scale)));
-  const int interp = scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR;
-  cv::resize(profile.alpha, p.alpha, {w, h}, 0, 0, interp);
-  cv::resize(profile.color, p.color, {w, h}, 0, 0, interp);
-  if (!profile.undo.empty()) cv::resize(profile.undo, p.undo, {w, h}, 0, 0, cv::INTER_NEAREST);
+  resample(profile, scale, p.alpha, p.color);
+  if (!profile.undo.empty()) cv::resize(profile.undo, p.undo, p.alpha.size(), 0, 0, cv::INTER_NEAREST);
   return p;
 }
 
@@ -167,23 +168,22 @@ std::optional<Profile> mirrored_layout(const Profile& profile) {
   if (!parts) return std::nullopt;
   const int w = profile.width();
   const int g0 = parts->glyph.x, g1 = parts->glyph.br().x;
-  const bool text_right = parts->text_right;
-  const int r0 = parts->text.x, r1 = parts->text.br().x, l0 = r0, l1 = r1;
+  const int t0 = parts->text.x, t1 = parts->text.br().x;
   // Columns in their new order: [margin][text][gap][glyph][margin] becomes its mirror image in
   // the order of the parts, each part kept as drawn.
   std::vector<int> order;
   auto take = [&](int a, int b) { for (int x = a; x < b; ++x) order.push_back(x); };
-  if (text_right) {
-    take(r1, w);    // the right margin goes left
-    take(r0, r1);   // the text
-    take(g1, r0);   // the gap
+  if (parts->text_right) {
+    take(t1, w);    // the right margin goes left
+    take(t0, t1);   // the text
+    take(g1, t0);   // the gap
     take(g0, g1);   // the glyph
     take(0, g0);    // the left margin goes right
   } else {
-    take(0, l0);
+    take(0, t0);
     take(g0, g1);
-    take(l1, g0);
-    take(l0, l1);
+    take(t1, g0);
+    take(t0, t1);
     take(g1, w);
   }
   Profile m = profile;

@@ -247,12 +247,14 @@ struct ProfileMeasurer::State {
     const double mismatch = band_mismatch(obs, bg, band_x, band_y, inside);
     Observation pair{obs, std::move(bg), mismatch, inside};
     // A glyph alone: the pair must show its text on one side (not still fading in).
-    if (opt.split_sides)
+    if (opt.split_sides) {
+      const int side = text_side(pair);
       log_for("detect")->debug("refine: pair at ({}, {}): its text on side {} (0 right, 1 left, -1 neither)",
-                               grown.x + gx, grown.y + gy, text_side(pair));
-    if (opt.split_sides && text_side(pair) < 0) {
-      ++rep.pairs_rejected;
-      return false;
+                               grown.x + gx, grown.y + gy, side);
+      if (side < 0) {
+        ++rep.pairs_rejected;
+        return false;
+      }
     }
     pairs.push_back(std::move(pair));
     return true;

@@ -143,10 +143,6 @@ DetectionChoice choice_for(const Profile& profile, int width, int height, const 
   return c;
 }
 
-// The profile measured again on this video (refine.h), or as it is when that is off or fails.
-// With `later`, the choice carries the measuring for the caller to feed its own frames to.
-DetectionChoice nothing(const std::string& why);
-
 // A glyph found alone is the mark only once its text is measured beside it (the Sora cloud always
 // has its word): small round things of a video's own (an icon, a cursor, another platform's logo)
 // match the glyph alone at 0.8 and more, and do not move with a word.
@@ -173,6 +169,8 @@ std::optional<Profile> confirm_glyph(const Profile& glyph, const std::string& in
   return measured;
 }
 
+// The profile measured again on this video (refine.h), or as it is when that is off or fails.
+// With `later`, the choice carries the measuring for the caller to feed its own frames to.
 DetectionChoice from_profile(const Profile& coarse, int width, int height, const std::string& why,
                              const std::string& input, bool refine, const RefineOptions& options, bool later) {
   if (!refine) return choice_for(coarse, width, height, why, false);
