@@ -22,6 +22,7 @@
 #include "support/media.h"
 #include "support/moto.h"
 #include "support/process.h"
+#include "support/server_process.h"
 
 using namespace unmark::test;
 using nlohmann::json;
@@ -29,77 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// One `unmark serve` process. Killed (SIGKILL) by the destructor unless stopped.
-class ServeProcess {
- public:
-  ServeProcess(const std::string& dir, std::vector<std::string> extra = {},
-               std::vector<std::pair<std::string, std::string>> env = {})
-      : dir_(dir), env_(std::move(env)) {
-    signal(SIGPIPE, SIG_IGN);  // a server that refuses a body early closes the socket mid-send
-    start(std::move(extra));
-  }
-  ~ServeProcess() { kill_now(); }
-
-  void start(std::vector<std::string> extra) {
-    fs::remove(dir_ + "/port");
-    std::vector<std::string> args = {UNMARK_BINARY, "serve", "--port", "0", "--port-file", dir_ + "/port",
-                                     "--data", dir_ + "/data", "--allow-dir", dir_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(args, env_, dir_ + "/serve.log");
-    for (int i = 0; i < 200 && !fs::exists(dir_ + "/port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    port_ = std::stoi(slurp(dir_ + "/port"));
-  }
-
-  void kill_now() { process_.reset(); }  // ChildProcess's destructor: SIGKILL and reap
-
-  // SIGTERM; returns the exit code.
-  int terminate() {
-    process_->signal(SIGTERM);
-    int code = process_->wait(120);
-    process_.reset();
-    return code;
-  }
-
-  httplib::Client client(const std::string& token = "") const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    if (!token.empty()) c.set_bearer_token_auth(token.c_str());
-    return c;
-  }
-  std::string log() const { return slurp(dir_ + "/serve.log"); }
-  int port() const { return port_; }
-
-  // Sends `request` as is on a fresh connection and returns what comes back first.
-  std::string raw(const std::string& request) const {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(uint16_t(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::string answer;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        send(fd, request.data(), request.size(), 0) == ssize_t(request.size())) {
-      char buffer[4096];
-      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-      if (n > 0) answer.assign(buffer, size_t(n));
-    }
-    close(fd);
-    return answer;
-  }
-
- private:
-  std::string dir_;
-  std::vector<std::pair<std::string, std::string>> env_;
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
-};
+using ServeProcess = ServerProcess;  // `unmark serve` (support/server_process.h)
 
 json body_of(const httplib::Result& r) {
   if (!r) return json();

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "io/frame_reader.h"
 #include "pipeline/detection.h"
 #include "pipeline/pipeline.h"
@@ -91,7 +92,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
     if (assembler) flush(assembler->finish());
     nlohmann::json out = {{"input", args->input}, {"detector", description},
                           {"frames_with_mark", with_mark}, {"frames", frames}};
-    if (args->json) std::printf("%s\n", out.dump(1).c_str());
+    if (args->json) std::printf("%s\n", dump_json(out, 1).c_str());
     else std::printf("%s: mark found in %lld of %zu frames\n", args->input.c_str(), (long long)with_mark, frames.size());
     return 0;
   };

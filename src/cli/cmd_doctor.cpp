@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "gpu/doctor.h"
 
 namespace unmark::cli {
@@ -13,7 +14,7 @@ Command add_doctor_command(CLI::App& app, const GlobalOptions&) {
   sub->add_flag("--quick", *quick, "Skip the trials that encode or decode");
   return [json, quick] {
     gpu::DoctorReport report = gpu::run_doctor(*quick);
-    if (*json) std::printf("%s\n", gpu::to_json(report).dump(2).c_str());
+    if (*json) std::printf("%s\n", dump_json(gpu::to_json(report), 2).c_str());
     else std::fputs(gpu::to_text(report).c_str(), stdout);
     return report.ok ? 0 : 1;
   };

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/json_text.h"
 #include "io/probe.h"
 
 namespace unmark::cli {
@@ -10,7 +11,7 @@ Command add_probe_command(CLI::App& app, const GlobalOptions&) {
   auto path = std::make_shared<std::string>();
   sub->add_option("input", *path, "Media file")->required();
   return [path] {
-    std::printf("%s\n", probe_media(*path).dump(2).c_str());
+    std::printf("%s\n", dump_json(probe_media(*path), 2).c_str());
     return 0;
   };
 }

@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "pipeline/pipeline.h"
 
 namespace unmark::cli {
@@ -124,7 +125,7 @@ Command add_remove_command(CLI::App& app, const GlobalOptions& global) {
     RunReport report = run_remove(job, [&](const Progress& p) { bar.update(p); }, &g_cancel);
     bar.finish();
     if (args->stats) print_stats(report);
-    if (args->json) std::printf("%s\n", to_json(report).dump(2).c_str());
+    if (args->json) std::printf("%s\n", dump_json(to_json(report), 2).c_str());
     return 0;
   };
 }

@@ -1,4 +1,5 @@
 // unmark: removes visible watermarks from videos.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -7,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 
 namespace unmark::cli {
@@ -32,9 +34,13 @@ int exit_code(ErrorKind kind) {
 void print_error(const std::string& stage, const std::string& message, const std::string& format) {
   if (format == "json") {
     nlohmann::json j = {{"level", "error"}, {"stage", stage}, {"msg", message}};
-    std::fprintf(stderr, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::fprintf(stderr, "%s\n", dump_json(j).c_str());
   } else {
-    std::fprintf(stderr, "unmark: error: %s: %s\n", stage.c_str(), message.c_str());
+    // One line, whatever the message holds (a library's message may span several).
+    std::string line = message;
+    std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::fprintf(stderr, "unmark: error: %s: %s\n", stage.c_str(), line.c_str());
   }
 }
 

@@ -15,6 +15,8 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+#include "core/json_text.h"
+
 namespace unmark {
 namespace {
 
@@ -45,7 +47,7 @@ class JsonStderrSink : public spdlog::sinks::base_sink<std::mutex> {
         {"msg", std::string(msg.payload.data(), msg.payload.size())},
     };
     if (!t_log_context.empty()) line["context"] = t_log_context;
-    std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = dump_json(line);
     text.push_back('\n');
     std::fwrite(text.data(), 1, text.size(), stderr);
   }

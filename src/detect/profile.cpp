@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "embedded_profiles.h"
 #include "io/png_io.h"
 
@@ -216,7 +217,7 @@ Profile load_profile(const std::string& name_or_path) {
   for (const EmbeddedProfile& e : embedded_profiles()) {
     if (name_or_path != e.name) continue;
     cv::Mat png = decode_png(e.png, e.png_size);
-    return parse(nlohmann::json::parse(e.json, e.json + e.json_size), png, e.name);
+    return parse(parse_json(std::string_view(e.json, e.json_size)), png, e.name);
   }
   namespace fs = std::filesystem;
   if (!fs::exists(name_or_path)) {
@@ -228,7 +229,7 @@ Profile load_profile(const std::string& name_or_path) {
   }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(name_or_path));
+    j = parse_json(read_file(name_or_path));
   } catch (const nlohmann::json::exception&) {
     throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile (not JSON)");
   }
@@ -296,7 +297,7 @@ void save_profile(const Profile& p, const std::string& json_path) {
   }
   {
     std::ofstream f(json_tmp);
-    f << j.dump(2) << "\n";
+    f << dump_json(j, 2) << "\n";
     f.close();
     if (!f) {
       discard();

@@ -1,6 +1,11 @@
 #include "io/output_file.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <system_error>
@@ -9,6 +14,28 @@
 #include "core/log.h"
 
 namespace unmark {
+
+namespace {
+
+// ".NAME.unmark-PID.part" files beside an output whose process has ended (killed before it could
+// remove its own): removed before a new one is written.
+void remove_stale_parts(const std::filesystem::path& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "." + name + ".unmark-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(prefix, 0) != 0 || !file.ends_with(".part")) continue;
+    const std::string digits = file.substr(prefix.size(), file.size() - prefix.size() - 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    std::error_code re;
+    if (fs::remove(entry.path(), re)) log_for("mux")->info("removed {} (left by an ended run)", entry.path().string());
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<OutputFile> OutputFile::create(const std::string& final_path) {
   namespace fs = std::filesystem;
@@ -27,16 +54,29 @@ std::unique_ptr<OutputFile> OutputFile::create(const std::string& final_path) {
   if (!fs::is_directory(dir, ec))
     throw Error("mux", ErrorKind::output, "output folder '" + dir.string() + "' does not exist");
 
+  remove_stale_parts(dir, target.filename().string());
   std::unique_ptr<OutputFile> out(new OutputFile);
   out->final_path_ = final_path;
   out->temp_path_ = (dir / ("." + target.filename().string() + ".unmark-" +
                             std::to_string(::getpid()) + ".part"))
                         .string();
+  // Created here, never opened through a link planted at its name: O_EXCL fails on any entry
+  // there, a symlink included. The muxer then opens that very file through /proc/self/fd.
+  int fd = ::open(out->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST) {  // ours from an earlier output in this process, or planted
+    ::unlink(out->temp_path_.c_str());
+    fd = ::open(out->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  }
+  if (fd < 0)
+    throw Error("mux", ErrorKind::output, "cannot write to '" + dir.string() + "': " + std::strerror(errno));
+  const std::string opened = "/proc/self/fd/" + std::to_string(fd);
   AVFormatContext* raw = nullptr;
-  check(avformat_alloc_output_context2(&raw, ofmt, nullptr, out->temp_path_.c_str()), "mux",
-        ErrorKind::output, "cannot set up the " + std::string(ofmt->name) + " muxer");
-  out->ctx_.reset(raw);
-  int err = avio_open(&raw->pb, out->temp_path_.c_str(), AVIO_FLAG_WRITE);
+  int err = avformat_alloc_output_context2(&raw, ofmt, nullptr, out->temp_path_.c_str());
+  if (err >= 0) {
+    out->ctx_.reset(raw);
+    err = avio_open(&raw->pb, opened.c_str(), AVIO_FLAG_WRITE);
+  }
+  ::close(fd);
   if (err < 0)
     throw Error("mux", ErrorKind::output,
                 "cannot write to '" + dir.string() + "': " + av_error_text(err));

@@ -7,6 +7,7 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
+#include "core/json_text.h"
 #include "io/input_file.h"
 
 namespace unmark {
@@ -15,7 +16,7 @@ namespace {
 nlohmann::json tags(const AVDictionary* dict) {
   nlohmann::json j = nlohmann::json::object();
   const AVDictionaryEntry* e = nullptr;
-  while ((e = av_dict_get(dict, "", e, AV_DICT_IGNORE_SUFFIX))) j[e->key] = e->value;
+  while ((e = av_dict_get(dict, "", e, AV_DICT_IGNORE_SUFFIX))) j[valid_utf8(e->key)] = valid_utf8(e->value);  // tags are bytes, often not UTF-8
   return j;
 }
 

@@ -185,6 +185,9 @@ DetectionChoice from_profile(const Profile& coarse, int width, int height, const
   return choice_for(refined ? *refined : coarse, width, height, why, refined.has_value());
 }
 
+// Frames narrower or lower than this are left alone by automatic detection.
+constexpr int kMinMarkFrameSide = 16;
+
 DetectionChoice nothing(const std::string& why) {
   DetectionChoice c;
   c.detector = make_region_detector({});
@@ -229,6 +232,10 @@ DetectionChoice choose_detector(const DetectionSettings& s, const std::string& i
     } else {
       c = from_profile(chosen.profile, width, height, "", input, refine_on(s, builtin), {}, measure_later);
     }
+  } else if ((s.mode == "auto" || s.mode == "static") && (width < kMinMarkFrameSide || height < kMinMarkFrameSide)) {
+    // No detector is made for frames this small (a mark needs pixels to be found by, and the
+    // searches' downscaled images would be empty).
+    c = nothing("the frame, " + std::to_string(width) + "x" + std::to_string(height) + ", is too small to hold a mark");
   } else if (s.mode == "auto" || s.mode == "static") {
     if (s.mode == "auto") {
       for (const std::string& name : builtin_profiles()) {

@@ -272,9 +272,11 @@ class RemovePipeline {
         plan.action = StreamAction::video;
       } else if (par->codec_type == AVMEDIA_TYPE_AUDIO && !job_.edits.audio) {
         log->info("{}: dropped (audio off)", what);
+        report_.streams_changed.push_back(what + ": dropped (audio off)");
         continue;
       } else if (par->codec_type == AVMEDIA_TYPE_VIDEO && !(is->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
         log->warn("{}: only the main video stream is kept; dropped", what);
+        report_.streams_changed.push_back(what + ": dropped (only the main video stream is kept)");
         continue;
       } else if (out_->can_hold(par->codec_id)) {
         plan.action = StreamAction::copy;
@@ -282,6 +284,7 @@ class RemovePipeline {
         plan.action = StreamAction::transcode_audio;
         plan.transcoder = open_aac_transcoder(is, global_header);
         log->warn("{} cannot be stored in {}: re-encoding it to AAC", what, container);
+        report_.streams_changed.push_back(what + ": re-encoded to AAC (" + container + " cannot store it)");
       } else if (par->codec_type == AVMEDIA_TYPE_SUBTITLE && is_text_subtitle(par->codec_id) &&
                  text_subtitle_codec_for(out_->format()->oformat) != AV_CODEC_ID_NONE) {
         AVCodecID target = text_subtitle_codec_for(out_->format()->oformat);
@@ -289,8 +292,10 @@ class RemovePipeline {
         plan.subtitle_transcoder = open_subtitle_transcoder(is, target, global_header);
         log->warn("{} cannot be stored in {}: converting it to {}", what, container,
                   avcodec_get_name(target));
+        report_.streams_changed.push_back(what + ": converted to " + avcodec_get_name(target));
       } else {
         log->warn("{} cannot be stored in {}: dropped (use .mkv to keep it)", what, container);
+        report_.streams_changed.push_back(what + ": dropped (" + container + " cannot store it; use .mkv)");
         continue;
       }
       AVStream* os = out_->add_stream();
@@ -758,6 +763,7 @@ nlohmann::json to_json(const RunReport& r) {
           {"remover", r.remover},
           {"detector", r.detector},
           {"fallbacks", r.fallbacks},
+          {"streams_changed", r.streams_changed},
           {"stages",
            {{"prepare", s.prepare}, {"measure", s.measure}, {"decode", s.decode}, {"detect", s.detect}, {"track", s.track}, {"remove", s.remove}, {"encode", s.encode},
             {"mux", s.mux}, {"decode_wait", s.decode_wait}, {"process_wait", s.process_wait},

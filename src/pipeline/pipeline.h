@@ -62,6 +62,7 @@ struct RunReport {
   std::string decoder, encoder, remover, detector;
   int64_t frames_with_marks = 0;
   std::vector<std::string> fallbacks;  // each level given up, "stage: what -> instead: why"
+  std::vector<std::string> streams_changed;  // input streams dropped or converted, and why
   StageTimes stages;
 };
 

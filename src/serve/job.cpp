@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/region.h"
 #include "detect/profile.h"
 #include "io/video_encoder.h"
@@ -117,6 +118,10 @@ std::optional<JobStatus> parse_job_status(std::string_view text) {
   return std::nullopt;
 }
 
+// Limits on what a client stores with a job (it comes back in every listing).
+constexpr size_t kMaxMetadataBytes = 64 << 10;
+constexpr size_t kMaxSourceHeaders = 64;
+
 JobRequest parse_job_request(const json& body, bool source_required) {
   if (!body.is_object()) throw ApiError(400, "invalid_body", "the request body must be a JSON object");
   JobRequest r;
@@ -132,12 +137,30 @@ JobRequest parse_job_request(const json& body, bool source_required) {
   r.target_uri = get_string(body, "target_uri", "target_uri", "");
   if (auto it = body.find("source_headers"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) bad_type("source_headers", "an object of header names to values");
-    for (auto& [k, v] : it->items())
+    if (it->size() > kMaxSourceHeaders)
+      throw ApiError(422, "invalid_source_headers", "at most " + std::to_string(kMaxSourceHeaders) + " source_headers");
+    for (auto& [k, v] : it->items()) {
       if (!v.is_string()) bad_type("source_headers." + k, "a string");
+      // A header name is a token; a value has no control characters (CR/LF would end the header
+      // and start another, or a second request, on the wire).
+      const std::string& value = v.get_ref<const std::string&>();
+      const bool name_ok = !k.empty() && k.size() <= 256 &&
+                           k.find_first_not_of("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+                               std::string::npos;
+      const bool value_ok = value.size() <= 8192 && std::none_of(value.begin(), value.end(), [](char c) {
+                              return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+                            });
+      if (!name_ok || !value_ok)
+        throw ApiError(422, "invalid_source_headers",
+                       "source_headers: a header name must be a token and a value may not hold control characters");
+    }
     r.source_headers = *it;
   }
   if (auto it = body.find("metadata"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) bad_type("metadata", "an object");
+    if (dump_json(*it).size() > kMaxMetadataBytes)
+      throw ApiError(413, "metadata_too_large",
+                     "metadata is limited to " + std::to_string(kMaxMetadataBytes >> 10) + " KiB of JSON");
     r.metadata = *it;
   }
   r.priority = get_int_in(body, "priority", "priority", 5, 1, 10);

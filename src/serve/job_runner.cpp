@@ -21,7 +21,51 @@ JobRunner::JobRunner(JobStore& store, const Storage& storage, RunnerOptions opti
 
 JobRunner::~JobRunner() { stop(); }
 
+// What a kill -9 leaves behind: an upload whose job was never stored (its directory has no row),
+// a result's temporary ".NAME.unmark-*.part". Removed once nothing in them has changed for
+// kOrphanAge (another process on the same data directory may be writing them now).
+constexpr auto kOrphanAge = std::chrono::minutes(10);
+
+void JobRunner::sweep_orphans() const {
+  auto log = log_for("serve");
+  std::error_code ec;
+  const auto old_before = fs::file_time_type::clock::now() - kOrphanAge;
+  auto recent = [&](const fs::path& dir) {
+    std::error_code e;
+    if (fs::last_write_time(dir, e) > old_before) return true;
+    for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, e))
+      if (std::error_code te; fs::last_write_time(entry.path(), te) > old_before) return true;
+    return false;
+  };
+  for (const auto& entry : fs::directory_iterator(fs::path(options_.data_dir) / "jobs", ec)) {
+    std::error_code e;
+    if (!entry.is_directory(e) || entry.is_symlink(e)) continue;
+    const std::string id = entry.path().filename().string();
+    try {
+      if (!store_.get(id)) {
+        if (recent(entry.path())) continue;
+        fs::remove_all(entry.path(), e);
+        log->info("removed {}: files of a job that was never stored (an upload cut off)", entry.path().string());
+        continue;
+      }
+    } catch (const std::exception& ex) {
+      log->warn("sweeping {}: {}", entry.path().string(), ex.what());
+      continue;
+    }
+    for (const auto& file : fs::directory_iterator(entry.path(), e)) {
+      const std::string name = file.path().filename().string();
+      std::error_code fe;
+      if (name.size() > 5 && name.front() == '.' && name.find(".unmark-") != std::string::npos &&
+          name.ends_with(".part") && !file.is_symlink(fe) && fs::last_write_time(file.path(), fe) < old_before) {
+        fs::remove(file.path(), fe);
+        log->info("removed {}: a result left half-written", file.path().string());
+      }
+    }
+  }
+}
+
 void JobRunner::start() {
+  sweep_orphans();
   std::lock_guard lock(mutex_);
   if (started_) return;
   started_ = true;
@@ -223,6 +267,7 @@ void JobRunner::janitor_loop() {
     const double now = unix_now();
     if (now - last_cleanup < 60) continue;
     last_cleanup = now;
+    sweep_orphans();
     try {
       for (const Job& old : store_.finished_before(now - options_.keep_hours * 3600)) {
         remove_files(old.id);

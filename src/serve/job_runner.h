@@ -55,6 +55,8 @@ class JobRunner {
   std::string job_dir(const std::string& id) const;
   // Deletes a job's directory.
   void remove_files(const std::string& id) const;
+  // Removes what a killed process left (see job_runner.cpp): at start and with the cleanup.
+  void sweep_orphans() const;
 
  private:
   enum class StopReason { none, user, timeout, shutdown };

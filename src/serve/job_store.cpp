@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace unmark::serve {
 
@@ -18,6 +19,9 @@ constexpr const char* kColumns =
     "source_path, result_path, result_url, attempts, created_at, started_at, finished_at, updated_at, report";
 
 [[noreturn]] void db_error(sqlite3* db, const std::string& what) {
+  // A full disk is the operator's to fix, and says so (not a bug of ours).
+  if (sqlite3_errcode(db) == SQLITE_FULL)
+    throw Error("serve", ErrorKind::output, "the server's disk is full (job database: " + what + ")");
   throw Error("serve", ErrorKind::internal, "job database: " + what + ": " + sqlite3_errmsg(db));
 }
 
@@ -63,7 +67,7 @@ class Statement {
 Job row_to_job(const Statement& s) {
   Job j;
   j.id = s.text(0);
-  j.request = job_request_from_json(json::parse(s.text(1), nullptr, false));
+  j.request = job_request_from_json(parse_json(s.text(1), false));
   j.status = parse_job_status(s.text(2)).value_or(JobStatus::failed);
   j.progress = s.real(3);
   j.fps = s.real(4);
@@ -81,7 +85,7 @@ Job row_to_job(const Statement& s) {
   j.started_at = s.real(16);
   j.finished_at = s.real(17);
   j.updated_at = s.real(18);
-  j.report = json::parse(s.text(19), nullptr, false);
+  j.report = parse_json(s.text(19), false);
   if (j.report.is_discarded()) j.report = json::object();
   return j;
 }
@@ -143,7 +147,7 @@ void JobStore::insert(const Job& job) {
               "INSERT INTO jobs (id, request, status, priority, stage, source_path, created_at, updated_at)"
               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   s.bind(1, job.id)
-      .bind(2, to_json(job.request).dump())
+      .bind(2, dump_json(to_json(job.request)))
       .bind(3, status_text(job.status))
       .bind(4, job.request.priority)
       .bind(5, std::string("queued"))
@@ -241,13 +245,13 @@ void JobStore::finish(const Job& job) {
       .bind(5, job.frames_done)
       .bind(6, job.frames_total)
       .bind(7, job.stage)
-      .bind(8, job.error)
+      .bind(8, valid_utf8(job.error))
       .bind(9, job.error_stage)
       .bind(10, job.result_path)
       .bind(11, job.result_url)
       .bind(12, now)
       .bind(13, now)
-      .bind(14, job.report.dump())
+      .bind(14, dump_json(job.report))
       .bind(15, job.id);
   s.step();
   changed();

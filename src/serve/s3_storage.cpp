@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "serve/curl_guard.h"
 #include "serve/job.h"
@@ -66,7 +67,8 @@ struct S3Response {
     if (a == std::string::npos) return "";
     a += open.size();
     size_t b = body.find(close, a);
-    return b == std::string::npos ? "" : body.substr(a, b - a);
+    // The endpoint's words, bounded and made UTF-8: they end up in the job's error.
+    return b == std::string::npos ? "" : valid_utf8(body.substr(a, std::min<size_t>(b - a, 512)));
   }
 
   // "HTTP 403 SignatureDoesNotMatch: The request signature we calculated does not match ..."

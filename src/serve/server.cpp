@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "detect/profile.h"
 #include "gpu/device.h"
@@ -36,7 +37,7 @@ void error_response(HttpResponse& res, int status, const std::string& code, cons
   res.content_type = "application/json";
   res.file.clear();
   res.stream = nullptr;
-  res.body = json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  res.body = dump_json(json{{"error", {{"code", code}, {"message", message}}}});
 }
 
 int status_for(ErrorKind kind) {
@@ -72,7 +73,7 @@ void map_exception(std::exception_ptr e, HttpResponse& res) {
 void json_response(HttpResponse& res, int status, const json& body) {
   res.status = status;
   res.content_type = "application/json";
-  res.body = body.dump();
+  res.body = dump_json(body);
 }
 
 bool same_token(const std::string& a, const std::string& b) {  // constant time in the content
@@ -159,7 +160,7 @@ struct Server::Impl {
   }
 
   void post_job(const HttpRequest& req, HttpResponse& res) {
-    json body = json::parse(req.body);  // a parse error maps to 400 invalid_json
+    json body = parse_json(req.body);  // a parse error maps to 400 invalid_json
     JobRequest request = parse_job_request(body);
     accepted(req, res, submit(std::move(request), new_job_id(), ""));
   }
@@ -174,11 +175,11 @@ struct Server::Impl {
     std::string current, upload_path, value;
     std::ofstream out;
     int64_t written = 0;
-    bool too_large = false, got_file = false;
+    bool too_large = false, got_file = false, write_failed = false;
     auto end_part = [&] {
       if (current.empty()) return;
       if (current == "file") out.close();
-      else fields[current] = value;
+      else fields[valid_utf8(current)] = valid_utf8(value);  // form fields are bytes: stored as UTF-8
       current.clear();
     };
     bool ok = req.read_multipart(
@@ -206,7 +207,8 @@ struct Server::Impl {
               return false;
             }
             out.write(data, std::streamsize(size));
-            return bool(out);
+            write_failed = !out;
+            return !write_failed;
           }
           if (value.size() + size > 1 << 20) return false;  // a form field is small
           value.append(data, size);
@@ -217,6 +219,13 @@ struct Server::Impl {
       if (too_large)
         throw ApiError(413, "upload_too_large",
                        "the upload is larger than " + std::to_string(options.max_upload_bytes >> 20) + " MiB");
+      if (write_failed) {
+        std::error_code ec;
+        const auto space = fs::space(dir, ec);
+        throw ApiError(507, "storage_full",
+                       !ec && space.available < (64u << 20) ? "the server's disk is full; the upload was not stored"
+                                                            : "the upload could not be written on the server");
+      }
       if (!ok) throw ApiError(400, "invalid_body", "the upload ended early or a form field is too large");
       if (!got_file) throw ApiError(400, "missing_file", "an upload needs a 'file' part with the video");
       if (written == 0) throw ApiError(422, "not_a_video", "the uploaded file is empty");
@@ -225,7 +234,7 @@ struct Server::Impl {
       for (const char* key : {"watermark_removal_config", "transcode_config", "s3Config", "metadata", "source_headers",
                               "regions"}) {
         if (fields.contains(key) && fields[key].is_string()) {
-          json parsed = json::parse(fields[key].get<std::string>(), nullptr, false);
+          json parsed = parse_json(fields[key].get<std::string>(), false);
           if (parsed.is_discarded() && std::string(key) != "regions")
             throw ApiError(400, "invalid_field", std::string("'") + key + "' must be JSON");
           if (!parsed.is_discarded()) fields[key] = parsed;
@@ -347,10 +356,10 @@ struct Server::Impl {
       for (;;) {
         std::optional<Job> job = store->get(id);
         if (!job) {
-          write("event: error\ndata: " + json{{"error", {{"code", "job_not_found"}, {"message", "the job was deleted"}}}}.dump() + "\n\n");
+          write("event: error\ndata: " + dump_json(json{{"error", {{"code", "job_not_found"}, {"message", "the job was deleted"}}}}) + "\n\n");
           return;
         }
-        std::string data = to_api_json(*job, base).dump();
+        std::string data = dump_json(to_api_json(*job, base));
         if (data != last) {
           const bool done = is_finished(job->status);
           if (!write(std::string("event: ") + (done ? "done" : "progress") + "\ndata: " + data + "\n\n")) return;

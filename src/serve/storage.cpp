@@ -1,10 +1,17 @@
 #include "serve/storage.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "core/error.h"
 #include "serve/job.h"
@@ -128,6 +135,24 @@ std::string decode_base64(const std::string& text) {
 
 namespace {
 
+// A file descriptor closed when it goes out of scope.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
 class FileStorage : public StorageBackend {
  public:
   explicit FileStorage(const StorageOptions& options) {
@@ -167,20 +192,72 @@ class FileStorage : public StorageBackend {
       throw ApiError(409, "target_exists", "target '" + uri + "' exists (set overwrite to replace it)");
   }
 
+  // The copy is made under a fresh name beside the target, created with O_EXCL|O_NOFOLLOW (a link
+  // planted at a name we might pick is never followed), then renamed over the target's name in
+  // the same directory, which replaces whatever is there (a symlink included) without following
+  // it; without `overwrite` the rename refuses an existing name. The directory is opened once and
+  // checked, after opening, to still lie inside a root.
   std::string store(const std::string& local, const std::string& uri, bool overwrite, const JobAccess&,
                     const std::atomic<bool>*) const override {
-    fs::path target = resolve(uri);
+    const fs::path target = resolve(uri);
+    const std::string name = target.filename().string();
+    if (name.empty() || name == "." || name == "..")
+      throw Error("store", ErrorKind::output, "target '" + uri + "' names no file");
+    auto fail = [&](const std::string& why) -> Error {
+      return Error("store", ErrorKind::output, "cannot write '" + uri + "': " + why);
+    };
+    UniqueFd dir(::open(target.parent_path().c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (dir.get() < 0) throw fail(std::strerror(errno));
     std::error_code ec;
-    if (!overwrite && fs::exists(target, ec))
-      throw Error("store", ErrorKind::output, "target '" + uri + "' exists (set overwrite to replace it)");
-    // Copy beside the target, then rename: a reader never sees half a file.
-    fs::path temp = target.parent_path() / ("." + target.filename().string() + ".unmark-part");
-    fs::copy_file(local, temp, fs::copy_options::overwrite_existing, ec);
-    if (!ec) fs::rename(temp, target, ec);
-    if (ec) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throw Error("store", ErrorKind::output, "cannot write '" + uri + "': " + ec.message());
+    const fs::path opened = fs::read_symlink("/proc/self/fd/" + std::to_string(dir.get()), ec);
+    if (ec || !inside_a_root(opened))
+      throw ApiError(403, "path_not_allowed", "'" + uri + "' is outside the directories this server may use");
+
+    UniqueFd in(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) throw fail("cannot read the result: " + std::string(std::strerror(errno)));
+    std::string temp;
+    UniqueFd out;
+    for (int attempt = 0; attempt < 16 && out.get() < 0; ++attempt) {
+      temp = "." + name.substr(0, 200) + ".unmark-" + random_suffix() + ".part";
+      out.reset(::openat(dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+      if (out.get() < 0 && errno != EEXIST) throw fail(std::strerror(errno));
+    }
+    if (out.get() < 0) throw fail("no free temporary name beside it");
+    auto discard = [&] { ::unlinkat(dir.get(), temp.c_str(), 0); };
+    char buffer[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(in.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const std::string why = std::strerror(errno);
+        discard();
+        throw fail(why);
+      }
+      if (n == 0) break;
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = ::write(out.get(), buffer + done, size_t(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          const std::string why = std::strerror(errno);
+          discard();
+          throw fail(why);
+        }
+        done += w;
+      }
+    }
+    if (::fsync(out.get()) != 0 || ::close(out.release()) != 0) {
+      const std::string why = std::strerror(errno);
+      discard();
+      throw fail(why);
+    }
+    const int renamed = overwrite ? ::renameat(dir.get(), temp.c_str(), dir.get(), name.c_str())
+                                  : ::renameat2(dir.get(), temp.c_str(), dir.get(), name.c_str(), RENAME_NOREPLACE);
+    if (renamed != 0) {
+      const int e = errno;
+      discard();
+      if (e == EEXIST) throw Error("store", ErrorKind::output, "target '" + uri + "' exists (set overwrite to replace it)");
+      if (e == EISDIR) throw Error("store", ErrorKind::output, "target '" + uri + "' is a directory");
+      throw fail(std::strerror(e));
     }
     return "";
   }
@@ -197,11 +274,21 @@ class FileStorage : public StorageBackend {
     std::error_code ec;
     fs::path p = fs::weakly_canonical(fs::path(path), ec);  // resolves .. and every symlink that exists
     if (ec) throw ApiError(422, "invalid_path", "'" + uri + "': " + ec.message());
-    for (const fs::path& root : roots_) {
-      auto [r, q] = std::mismatch(root.begin(), root.end(), p.begin(), p.end());
-      if (r == root.end()) return p;
-    }
+    if (inside_a_root(p)) return p;
     throw ApiError(403, "path_not_allowed", "'" + uri + "' is outside the directories this server may use");
+  }
+
+  bool inside_a_root(const fs::path& p) const {
+    return std::any_of(roots_.begin(), roots_.end(), [&](const fs::path& root) {
+      return std::mismatch(root.begin(), root.end(), p.begin(), p.end()).first == root.end();
+    });
+  }
+
+  static std::string random_suffix() {
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(rng()));
+    return text;
   }
 
   std::vector<fs::path> roots_;

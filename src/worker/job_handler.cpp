@@ -1,6 +1,11 @@
 #include "worker/job_handler.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -101,6 +106,28 @@ serve::JobRequest request_from_input(const json& input, std::vector<std::string>
   return request;
 }
 
+namespace {
+
+// Moves `from` into `dir` as `name`, or as "STEM-ID.EXT" (then "STEM-ID-2.EXT", ...) when that
+// name is taken; the rename never replaces a file. Returns the path it has now.
+std::string keep_result(const std::string& from, const std::string& dir, const std::string& name,
+                        const std::string& job_id) {
+  const fs::path asked(name);
+  for (int n = 0; n < 1000; ++n) {
+    std::string candidate = name;
+    if (n > 0)
+      candidate = asked.stem().string() + "-" + job_id.substr(0, 64) + (n > 1 ? "-" + std::to_string(n) : "") +
+                  asked.extension().string();
+    const std::string to = dir + "/" + candidate;
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return to;
+    if (errno != EEXIST)
+      throw Error("worker", ErrorKind::output, "cannot keep the result as '" + to + "': " + std::strerror(errno));
+  }
+  throw Error("worker", ErrorKind::output, "no free name for the result '" + name + "' in " + dir);
+}
+
+}  // namespace
+
 JobHandler::JobHandler(HandlerOptions options) : options_(std::move(options)), storage_(options_.storage) {}
 
 JobOutcome JobHandler::run(const std::string& job_id, const json& input, const ProgressFn& progress,
@@ -134,11 +161,11 @@ JobOutcome JobHandler::run(const std::string& job_id, const json& input, const P
     std::string result_url = done.result_url;
     const std::string filename = request.output_filename;
     if (done.target.empty()) {
-      // No S3: the result stays on this machine, named as asked.
-      fs::create_directories(options_.data_dir + "/results");
-      const std::string local = options_.data_dir + "/results/" + filename;
-      fs::rename(done.result_path, local);
-      result_url = local;
+      // No S3: the result stays on this machine, named as asked, or with the job's id added
+      // when another job's result has that name (never replaced: each job keeps its result).
+      const std::string results = options_.data_dir + "/results";
+      fs::create_directories(results);
+      result_url = keep_result(done.result_path, results, filename, safe_id);
     }
     std::error_code ec;
     fs::remove_all(dir, ec);

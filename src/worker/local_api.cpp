@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "serve/http_server.h"
 #include "serve/job.h"
@@ -41,7 +42,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 void reply(serve::HttpResponse& res, int status, const json& body) {
   res.status = status;
   res.content_type = "application/json";
-  res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.body = dump_json(body);
 }
 
 class LocalApi {
@@ -91,7 +92,7 @@ class LocalApi {
   }
 
   std::shared_ptr<LocalJob> enqueue(const serve::HttpRequest& req) {
-    json body = json::parse(req.body, nullptr, false);
+    json body = parse_json(req.body, false);
     if (body.is_discarded() || !body.is_object())
       throw serve::ApiError(400, "invalid_body", "the body must be a JSON object {\"input\": {...}}");
     if (!body.contains("input") || body["input"].is_null())
@@ -99,9 +100,14 @@ class LocalApi {
     if (!body["input"].is_object()) throw serve::ApiError(400, "invalid_input", "'input' must be an object");
     auto job = std::make_shared<LocalJob>();
     job->id = body.contains("id") && body["id"].is_string() ? body["id"].get<std::string>() : serve::new_job_id();
+    // The id is part of every later URL (/status/ID): only what such a path can hold.
+    if (job->id.empty() || job->id.size() > 128 ||
+        job->id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos)
+      throw serve::ApiError(422, "invalid_id", "a job id is 1 to 128 letters, digits, '_', '.' or '-'");
     job->input = body["input"];
     {
       std::lock_guard lock(mutex_);
+      evict_finished();
       if (jobs_.count(job->id)) throw serve::ApiError(409, "duplicate_id", "a job with id " + job->id + " exists");
       jobs_[job->id] = job;
       queue_.push_back(job);
@@ -140,6 +146,7 @@ class LocalApi {
         std::lock_guard lock(mutex_);
         --running_;
         job->finished = Clock::now();
+        job->input = json();  // not needed again (a base64 source can be megabytes)
         job->output = o.output;
         job->error = o.error;
         job->status = o.error.empty() ? "COMPLETED" : job->cancel ? "CANCELLED" : "FAILED";
@@ -180,17 +187,26 @@ class LocalApi {
       if (job->done()) stream.push_back({{"output", job->output}});
       reply(res, 200, {{"id", job->id}, {"status", job->status}, {"stream", stream}});
     });
+    // A running job is told to stop and the answer waits (up to kCancelWait) for it to end: the
+    // status given is what happened, CANCELLED when the cancel won, COMPLETED when the job had
+    // already finished its work, IN_PROGRESS (with cancel_requested) when it has not stopped yet.
     http_.route("POST", prefix + "/cancel/" + id, [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
       auto job = find(req.matches.at(1));
+      if (job->status == "IN_PROGRESS") {
+        job->cancel = true;
+        changed_.wait_for(lock, kCancelWait, [&] { return job->done() || quitting_; });
+        json body = {{"id", job->id}, {"status", job->status}};
+        if (!job->done()) body["cancel_requested"] = true;
+        reply(res, 200, body);
+        return;
+      }
       if (job->status == "IN_QUEUE") {
         std::erase(queue_, job);
         job->status = "CANCELLED";
         job->finished = Clock::now();
-      } else if (job->status == "IN_PROGRESS") {
-        job->cancel = true;  // the worker marks it CANCELLED when the pipeline has stopped
       }
-      reply(res, 200, {{"id", job->id}, {"status", job->done() ? job->status : std::string("CANCELLED")}});
+      reply(res, 200, {{"id", job->id}, {"status", job->status}});
     });
     http_.route("POST", prefix + "/purge-queue", [this](const serve::HttpRequest&, serve::HttpResponse& res) {
       std::lock_guard lock(mutex_);
@@ -227,6 +243,28 @@ class LocalApi {
       reply(res, status, {{"error", status == 404 ? "no such route" : "HTTP " + std::to_string(status)}});
     });
   }
+
+  // Finished jobs are kept for their clients to read for kFinishedTtl (RunPod keeps /run results
+  // 30 minutes), and no more than kMaxFinished of them.
+  void evict_finished() {
+    const auto now = Clock::now();
+    std::vector<std::pair<Clock::time_point, std::string>> finished;
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->second->done() && now - it->second->finished > kFinishedTtl) {
+        it = jobs_.erase(it);
+        continue;
+      }
+      if (it->second->done()) finished.emplace_back(it->second->finished, it->first);
+      ++it;
+    }
+    if (finished.size() <= kMaxFinished) return;
+    std::sort(finished.begin(), finished.end());
+    for (size_t i = 0; i + kMaxFinished < finished.size(); ++i) jobs_.erase(finished[i].second);
+  }
+
+  static constexpr auto kFinishedTtl = std::chrono::minutes(30);
+  static constexpr size_t kMaxFinished = 1000;
+  static constexpr auto kCancelWait = std::chrono::seconds(20);
 
   const LocalApiOptions& options_;
   JobHandler handler_;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/log.h"
 #include "serve/http_client.h"
 
@@ -79,7 +80,7 @@ class Worker {
         nap(0.2, stop_);
         continue;
       }
-      json job = json::parse(r.body, nullptr, false);
+      json job = parse_json(r.body, false);
       if (r.status != 200 || !job.is_object() || !job.contains("id") || !job["id"].is_string() ||
           !job.contains("input")) {
         log->error("take: HTTP {} without a job (id and input): {}", r.status, r.body.substr(0, 200));
@@ -122,7 +123,7 @@ class Worker {
   // The job's result, retried on 5xx and dropped connections.
   void post_result(const std::string& id, const json& body) {
     auto log = log_for("worker");
-    const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    const std::string text = dump_json(body);
     static const std::atomic<bool> never{false};
     for (int attempt = 1; attempt <= 5; ++attempt) {
       HttpReply r = request("POST", done_url(id), text, 30, &never);
@@ -173,7 +174,7 @@ class Worker {
                        {"frames_total", p->frames_total},
                        {"fps", p->fps},
                        {"eta_seconds", p->eta_seconds}}}};
-        HttpReply r = request("POST", done_url(id), body.dump(), 10);
+        HttpReply r = request("POST", done_url(id), dump_json(body), 10);
         if (!r.answered() || r.status >= 400)
           log->debug("progress post: {}", r.answered() ? "HTTP " + std::to_string(r.status) : r.error);
       }
@@ -255,7 +256,7 @@ class Worker {
         continue;
       }
       backoff = 1;
-      json body = json::parse(r.body, nullptr, false);
+      json body = parse_json(r.body, false);
       if (r.status == 200 && body.is_object() && body.contains("jobsToStop") && body["jobsToStop"].is_array()) {
         std::lock_guard lock(mutex_);
         for (const json& id : body["jobsToStop"])
