@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   ffmpeg bc time   # the benchmark: reference transcode, arithmetic, CPU time; tests need none
   chromium chromium-driver   # the web page test drives a real browser (skipped without them)
+  clang   # scripts/sanitize.sh: ASan+UBSan build and libFuzzer
 )
 
 if [ "${SKIP_APT:-0}" != 1 ]; then

@@ -233,11 +233,19 @@ Profile load_profile(const std::string& name_or_path) {
   } catch (const nlohmann::json::exception&) {
     throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile (not JSON)");
   }
-  if (!j.is_object() || !j.contains("image"))
+  if (!j.is_object() || !j.contains("image") || !j["image"].is_string())
     throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile");
-  fs::path png_path = fs::path(name_or_path).parent_path() / j["image"].get<std::string>();
+  // The image lies beside the profile: a file name, never a path elsewhere.
+  const std::string image = j["image"].get<std::string>();
+  if (image.empty() || image.find('/') != std::string::npos || image == "." || image == "..")
+    throw Error("detect", ErrorKind::input, "'" + name_or_path + "': its image must be a file name beside it");
+  fs::path png_path = fs::path(name_or_path).parent_path() / image;
   cv::Mat png = read_png(png_path.string());
-  return parse(j, png, name_or_path);
+  try {
+    return parse(j, png, name_or_path);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type or missing
+    throw Error("detect", ErrorKind::input, "'" + name_or_path + "' is not an unmark profile: " + e.what());
+  }
 }
 
 void save_profile(const Profile& p, const std::string& json_path) {

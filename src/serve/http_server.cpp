@@ -231,12 +231,6 @@ std::string HttpRequest::query_value(const std::string& key, const std::string& 
   return it == query.end() ? fallback : it->second;
 }
 
-namespace {
-
-// The part of a file of `size` bytes that a Range header asks for, as (first byte, length):
-// one range, or ranges that overlap or touch, merged. {0, 0} for "the whole file" (the header
-// is not bytes=, is malformed, has more than kMaxRanges ranges, or asks for parts apart: a
-// server may always ignore Range); nullopt when no range starts inside the file (416).
 std::optional<std::pair<uint64_t, uint64_t>> byte_range(const std::string& header, uint64_t size) {
   const std::pair<uint64_t, uint64_t> whole{0, 0};
   if (header.rfind("bytes=", 0) != 0) return whole;
@@ -281,7 +275,7 @@ std::optional<std::pair<uint64_t, uint64_t>> byte_range(const std::string& heade
   return std::make_pair(merged.first, merged.second - merged.first + 1);
 }
 
-}  // namespace
+namespace {
 
 // httplib's server with this file's connections (see the top of the file).
 class GuardedServer final : public httplib::Server {
@@ -362,6 +356,8 @@ class GuardedServer final : public httplib::Server {
     ::close(sock);
   }
 };
+
+}  // namespace
 
 struct HttpServer::Impl {
   Options options;

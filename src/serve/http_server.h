@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,12 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+
+// The part of a file of `size` bytes that a Range header asks for, as (first byte, length):
+// one range, or ranges that overlap or touch, merged. {0, 0} means the whole file (the header is
+// not bytes=, is malformed, has more than 16 ranges, or asks for parts apart: a server may always
+// ignore Range); nullopt when no range starts inside the file (416).
+std::optional<std::pair<uint64_t, uint64_t>> byte_range(const std::string& header, uint64_t size);
 
 class HttpServer {
  public:
