@@ -3,6 +3,8 @@
 #
 #   bench/throughput.sh [RUNS]      (default 3 runs of each command, interleaved; prints medians)
 #   CASES="auto region" bench/throughput.sh     (a subset; default: all cases below)
+#   bench/throughput.sh --check 0.90 [RUNS]     (exits 1 when a case's ratio is below 0.90: the
+#                                                regression guard; CASES defaults to auto then)
 #
 # Cases (clips are made once under bench/out/ from ../shared/media):
 #   auto      the real Sora clip (moving mark and all) scaled to 1080x1920, 300 frames:
@@ -18,8 +20,15 @@
 # Needs build/unmark, ffmpeg, bc and /usr/bin/time (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+check=""
+if [ "${1:-}" = --check ]; then
+  check=${2:?--check needs a ratio, e.g. --check 0.90}
+  shift 2
+fi
 runs=${1:-3}
 cases=${CASES:-auto region sizes x265 memory}
+[ -n "$check" ] && cases=${CASES:-auto}
+below=()
 unmark=${UNMARK:-build/unmark}
 out=bench/out
 mkdir -p "$out"
@@ -93,7 +102,10 @@ compare() {
     printf '  %-44s %7s %7.1f %8s %8s\n' "${label:0:44}" "$wall" "$(echo "$frames / $wall" | bc -l)" \
       "$(pick "$n" 3)" "$(pick "$n" 4)"
   done
-  echo "  ratio unmark/plain (fps): $(echo "scale=3; $plain / $(pick unmark 2)" | bc -l)"
+  local ratio
+  ratio=$(echo "scale=3; $plain / $(pick unmark 2)" | bc -l)
+  echo "  ratio unmark/plain (fps): $ratio"
+  if [ -n "$check" ] && [ "$(echo "$ratio < $check" | bc -l)" = 1 ]; then below+=("$name: $ratio"); fi
   echo "  unmark per-stage seconds (one more run, --stats):"
   # shellcheck disable=SC2086
   $unmark_cmd --stats 2>&1 | sed 's/^/    /'
@@ -121,3 +133,11 @@ for c in $cases; do
     *) echo "unknown case $c (auto region sizes x265 memory)" >&2; exit 2 ;;
   esac
 done
+
+if [ -n "$check" ]; then
+  if [ ${#below[@]} -gt 0 ]; then
+    echo "check: below ${check}x a plain transcode: ${below[*]}" >&2
+    exit 1
+  fi
+  echo "check: every case at or above ${check}x a plain transcode"
+fi

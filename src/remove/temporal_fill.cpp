@@ -91,6 +91,62 @@ Agreement agreement(const PlaneView& fy, const PlaneView& gy, const std::vector<
   return a;
 }
 
+// The motion search's view of one source: its luma over the aligning samples' box grown by
+// kSearch, in one array with -1 where the source's marks hide a sample or the frame ends, and
+// the aligning samples as offsets into it. A shift's agreement is then one read per sample
+// (the search tries 178 shifts per source; agreement() pays bounds, cover and plane-format
+// tests on every read). Same result as agreement() for every shift within +-kSearch.
+class ShiftedSource {
+ public:
+  ShiftedSource(const PlaneView& fy, const PlaneView& gy, const std::vector<Known>& known, const Box& ring,
+                const std::vector<Cover>& covered)
+      : origin_x_(ring.x - kSearch), origin_y_(ring.y - kSearch), width_(ring.w + 2 * kSearch),
+        levels_(double(1 << (fy.bit_depth - 8))) {
+    const int height = ring.h + 2 * kSearch;
+    source_.assign(size_t(width_) * size_t(height), -1);
+    const Box inside = Box{origin_x_, origin_y_, width_, height}.clipped(gy.width, gy.height);
+    for (int y = inside.y; y < inside.bottom(); ++y) {
+      int* row = source_.data() + size_t(y - origin_y_) * size_t(width_) - origin_x_;
+      for (int x = inside.x; x < inside.right(); ++x) row[x] = get(gy, x, y);
+    }
+    for (const Cover& c : covered) {
+      const Box hit = c.box.clipped(gy.width, gy.height);
+      for (int y = std::max(hit.y, origin_y_); y < std::min(hit.bottom(), origin_y_ + height); ++y)
+        for (int x = std::max(hit.x, origin_x_); x < std::min(hit.right(), origin_x_ + width_); ++x)
+          if (c.hides(x, y)) source_[size_t(y - origin_y_) * size_t(width_) + size_t(x - origin_x_)] = -1;
+    }
+    frame_.reserve(known.size());
+    offset_.reserve(known.size());
+    for (const Known& k : known) {
+      frame_.push_back(get(fy, k.x, k.y));
+      offset_.push_back((k.y - origin_y_) * width_ + (k.x - origin_x_));
+    }
+  }
+
+  Agreement agreement(int dx, int dy, size_t step) const {
+    Agreement a;
+    const int* shifted = source_.data() + dy * width_ + dx;
+    int64_t sum = 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < offset_.size(); i += step) {
+      const int v = shifted[offset_[i]];
+      if (v < 0) continue;
+      sum += std::abs(frame_[i] - v);
+      ++shown;
+    }
+    a.shown = shown;
+    if (shown) a.mean = double(sum) / double(shown) / levels_;
+    return a;
+  }
+
+ private:
+  int origin_x_, origin_y_, width_;
+  double levels_;
+  std::vector<int> source_;  // luma around the area, -1: hidden or outside the frame
+  std::vector<int> frame_;   // the frame's luma at each aligning sample
+  std::vector<int> offset_;  // each aligning sample's place in source_
+};
+
 // True when `src` shifted by (dx, dy) matches the frame within kAgree on average over the luma
 // holes it shows (every other sample each way).
 bool shows_the_same(const PlaneView& fy, const PlaneView& gy, const PlaneHoles& luma, const Source& src, int dx,
@@ -226,6 +282,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
     if (best.mean > kAgree) {
       if (searched >= kMaxSearched) continue;
       ++searched;
+      const ShiftedSource shifted(fy, gy, known, ring, *src.covered);
       // Coarse to fine: every 2nd shift on every 4th aligning sample, then the shifts around the
       // best on every other one; the winner is scored on all of them.
       auto search = [&](int cx, int cy, int radius, int stride, size_t step) {
@@ -234,7 +291,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
         for (int sy = cy - radius; sy <= cy + radius; sy += stride)
           for (int sx = cx - radius; sx <= cx + radius; sx += stride) {
             if (std::abs(sx) > kSearch || std::abs(sy) > kSearch) continue;
-            Agreement a = agreement(fy, gy, known, src, sx, sy, step);
+            Agreement a = shifted.agreement(sx, sy, step);
             if (a.shown * step < needed) continue;
             const double penalised = a.mean * (1.0 + 0.01 * (std::abs(sx) + std::abs(sy)));  // ties: less motion
             if (penalised < best_mean) {
@@ -248,7 +305,7 @@ int FrameWindow::fill(size_t at, const Box& area, std::vector<PlaneHoles>& holes
       };
       search(0, 0, kSearch, 2, 4);
       search(dx, dy, 1, 1, 2);
-      best = agreement(fy, gy, known, src, dx, dy, 1);
+      best = shifted.agreement(dx, dy, 1);
       if (best.shown < needed || best.mean > kAgree) continue;
     }
 
