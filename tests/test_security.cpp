@@ -17,6 +17,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "serve/http_server.h"
 #include "support/media.h"
 #include "support/process.h"
 #include "support/server_process.h"
@@ -458,4 +459,24 @@ TEST(Security, SmallerAttacksAreRefusedAtTheEdge) {
   const int code = cli.wait(60);
   EXPECT_GE(code, 0);
   EXPECT_EQ(cli.log().find("OpenCV"), std::string::npos) << cli.log();
+}
+
+// The Range arithmetic itself, on the cases a file server meets.
+TEST(Security, ByteRangeMergesOverlapsAndRefusesWhatLiesOutside) {
+  using unmark::serve::byte_range;
+  using Span = std::pair<uint64_t, uint64_t>;
+  EXPECT_EQ(byte_range("bytes=0-99", 1000), Span(0, 100));
+  EXPECT_EQ(byte_range("bytes=900-", 1000), Span(900, 100));
+  EXPECT_EQ(byte_range("bytes=-100", 1000), Span(900, 100));
+  EXPECT_EQ(byte_range("bytes=990-2000", 1000), Span(990, 10));
+  EXPECT_EQ(byte_range("bytes=0-99,50-149,150-199", 1000), Span(0, 200));  // overlapping and touching
+  EXPECT_EQ(byte_range("bytes=0-9,500-509", 1000), Span(0, 0));             // apart: the whole file
+  EXPECT_EQ(byte_range("bytes=5-1", 1000), Span(0, 0));                     // malformed: ignored
+  EXPECT_EQ(byte_range("items=0-9", 1000), Span(0, 0));
+  std::string many = "bytes=0-9";
+  for (int i = 0; i < 20; ++i) many += ",0-9";
+  EXPECT_EQ(byte_range(many, 1000), Span(0, 0));                            // more than 16 ranges
+  EXPECT_FALSE(byte_range("bytes=1000-", 1000));                            // 416
+  EXPECT_FALSE(byte_range("bytes=999999999-", 1000));
+  EXPECT_FALSE(byte_range("bytes=0-", 0));
 }

@@ -35,6 +35,7 @@ constexpr double kBlendThreshold = 0.10;
 constexpr double kBlendSearchThreshold = 0.02;
 constexpr int kBlendCandidates = 3;  // placements of the downscaled search looked at in full
 constexpr double kLayoutMargin = 0.05;  // another layout replaces the one followed when this much better
+constexpr int kBlendVerifyReach = 4;  // pixels around the box a verification's blend test looks
 
 // The part of the frame's luma in `roi` as an 8-bit cv::Mat without copying 8-bit data.
 cv::Mat luma(const Frame& frame, cv::Rect roi) { return plane_8bit(frame.plane(0), roi); }
@@ -149,6 +150,12 @@ class ProfileDetector final : public Detector {
     if (area.w < l.full.cols || area.h < l.full.rows) return std::nullopt;
     cv::Mat image = luma(frame, to_rect(area));
     if (auto m = correlate(image, area, l)) return m;
+    // The blend test costs per placement: where correlation lost the mark it is looked for
+    // within kBlendVerifyReach of the box (a mark that holds still, or drifts a pixel or two;
+    // one that jumped is found by the search), not over the whole window.
+    const Box near = box.grown(kBlendVerifyReach).clipped(width_, height_);
+    if (near.w >= l.full.cols && near.h >= l.full.rows && near.w < area.w)
+      return blend(luma(frame, to_rect(near)), near, l);
     return blend(image, area, l);
   }
 
