@@ -22,6 +22,7 @@
 #include "support/media.h"
 #include "support/moto.h"
 #include "support/process.h"
+#include "support/server_process.h"
 
 using namespace unmark::test;
 using nlohmann::json;
@@ -37,31 +38,6 @@ MediaSpec clip(int frames) {
   spec.frames = frames;
   spec.mark = {20, 20, 60, 24};
   return spec;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string base64(const std::string& bytes) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(table[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(table[(acc << (6 - bits)) & 63]);
-  while (out.size() % 4) out.push_back('=');
-  return out;
 }
 
 double since(Clock::time_point t0, Clock::time_point t) { return std::chrono::duration<double>(t - t0).count(); }
@@ -253,7 +229,7 @@ TEST(Worker, TakesJobsThroughServerTroubleAndSurvivesBadOnes) {
   std::ofstream(dir + "/notes.txt") << "not a video at all";
   FakeRunpod rp;
   rp.script({"429", "500", "drop"});
-  rp.add_job("bad-base64", {{"source_base64", base64("this is not a video")}});
+  rp.add_job("bad-base64", {{"source_base64", base64_encode("this is not a video")}});
   rp.add_job("missing", {{"source", dir + "/missing.mp4"}});
   rp.add_job("wrong-type", {{"source", 5}});
   rp.add_job("escape", {{"source", "/etc/passwd"}});
@@ -449,7 +425,7 @@ TEST(Worker, OldInputExamplesUrlBase64AndS3) {
   rp.add_job("url", {{"source_url", "http://127.0.0.1:" + std::to_string(origin_port) + "/clip.mp4"},
                      {"watermark_config", {{"detector", "florence"}, {"force_format", "mkv"}}},
                      {"regions", {kRegion}}});
-  rp.add_job("b64", {{"source_base64", base64(video)}, {"filename", "holiday.mp4"}, {"regions", {kRegion}}});
+  rp.add_job("b64", {{"source_base64", base64_encode(video)}, {"filename", "holiday.mp4"}, {"regions", {kRegion}}});
   if (moto) {
     unmark::serve::StorageOptions so;
     so.s3 = {moto->endpoint(), "us-east-1", true, "AKIA", "secret"};

@@ -312,6 +312,9 @@ class GuardedServer final : public httplib::Server {
       bool closed_by_client = false;
       bool ok = process_request(stream, count == 1, closed_by_client, [&](httplib::Request& req) {
         chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+        // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+        // 6.3); the library would answer 400 to a bodiless POST (`curl -X POST .../cancel`).
+        if (!chunked && !req.has_header("Content-Length")) req.set_header("Content-Length", "0");
         content_length = req.get_header_value<uint64_t>("Content-Length");
         stream.start_body(body_limit ? body_limit(req) : UINT64_MAX);
         // Ranges are applied by HttpServer::Impl::apply_range where a file is known.
@@ -363,6 +366,7 @@ struct HttpServer::Impl {
   Options options;
   GuardedServer server;
   std::vector<std::regex> streamed_routes;
+  std::vector<std::pair<std::regex, uint64_t>> body_limits;
   std::function<bool(const HttpRequest&, HttpResponse&)> guard;
   std::function<void(std::exception_ptr, HttpResponse&)> exception_mapper;
   std::function<void(int, HttpResponse&)> status_responder;
@@ -445,6 +449,14 @@ struct HttpServer::Impl {
     apply(r, res);
   }
 
+  // The most a request's body to `path` may hold (a streamed route's handler sets its own).
+  uint64_t body_limit_for(const std::string& path) const {
+    if (is_streamed(path)) return UINT64_MAX;
+    for (const auto& [pattern, bytes] : body_limits)
+      if (std::regex_match(path, pattern)) return bytes;
+    return options.max_body_bytes;
+  }
+
   bool is_streamed(const std::string& path) const {
     return std::any_of(streamed_routes.begin(), streamed_routes.end(),
                        [&](const std::regex& re) { return std::regex_match(path, re); });
@@ -470,13 +482,10 @@ HttpServer::HttpServer(const Options& options) : impl_(std::make_unique<Impl>())
   // Bodies are limited on the bytes read (ConnectionStream); the library's own limit only
   // checks a Content-Length, then reads the whole body to skip it.
   impl->server.set_payload_max_length(size_t(1) << 62);
-  impl->server.body_limit = [impl](const httplib::Request& req) -> uint64_t {
-    return impl->is_streamed(req.path) ? UINT64_MAX : impl->options.max_body_bytes;
-  };
+  impl->server.body_limit = [impl](const httplib::Request& req) { return impl->body_limit_for(req.path); };
   impl->server.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
     const std::string length = req.get_header_value("Content-Length");
-    if (!length.empty() && !impl->is_streamed(req.path) &&
-        std::strtoull(length.c_str(), nullptr, 10) > impl->options.max_body_bytes) {
+    if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > impl->body_limit_for(req.path)) {
       impl->respond_status(413, res);
       res.set_header("Connection", "close");
       if (t_connection) t_connection->close = true;
@@ -544,6 +553,10 @@ void HttpServer::route(const std::string& method, const std::string& pattern, Ht
   else if (method == "PUT") impl->server.Put(pattern, h);
   else if (method == "DELETE") impl->server.Delete(pattern, h);
   else if (method == "OPTIONS") impl->server.Options(pattern, h);
+}
+
+void HttpServer::set_body_limit(const std::string& pattern, size_t bytes) {
+  impl_->body_limits.emplace_back(std::regex(pattern), uint64_t(bytes));
 }
 
 void HttpServer::set_guard(std::function<bool(const HttpRequest&, HttpResponse&)> guard) {

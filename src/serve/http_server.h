@@ -66,6 +66,8 @@ class HttpServer {
   // front; the handler reads it through read_multipart (uploads).
   void route(const std::string& method, const std::string& pattern, HttpHandler handler,
              bool streamed_body = false);
+  // Bodies of requests whose path matches `pattern` may be up to `bytes` (else max_body_bytes).
+  void set_body_limit(const std::string& pattern, size_t bytes);
   // Runs before routing; returns true when it answered the request itself (auth).
   void set_guard(std::function<bool(const HttpRequest&, HttpResponse&)> guard);
   // Turns an exception escaping a handler into a response.

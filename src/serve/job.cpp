@@ -82,7 +82,8 @@ std::string detect_mode_from(const std::string& detector, std::vector<std::strin
   if (d.rfind("profile:", 0) == 0) return detector;
   for (const std::string& name : builtin_profiles())
     if (d == name) return "profile:" + name;
-  if (d == "florence" || d == "florence2" || d == "florence-2" || d == "yolo" || d == "default") {
+  if (d == "florence" || d == "florence2" || d == "florence-2" || d == "florence_2" || d == "flo" || d == "yolo" ||
+      d == "default") {
     warnings.push_back("detector '" + detector + "' is the old worker's model: unmark's auto detection is used");
     return "auto";
   }
@@ -127,6 +128,11 @@ JobRequest parse_job_request(const json& body, bool source_required) {
   JobRequest r;
   r.type = get_string(body, "job_type", "job_type", "watermark_removal");
   if (r.type == "watermark-removal") r.type = "watermark_removal";
+  // The old worker's re-encode job; its raw ffmpeg arguments stay refused (below).
+  if (r.type == "video_processing" || r.type == "video-processing") {
+    r.warnings.push_back("job_type '" + r.type + "' is the old worker's name: run as transcode");
+    r.type = "transcode";
+  }
   if (r.type != "watermark_removal" && r.type != "transcode")
     throw ApiError(422, "invalid_job_type",
                    "job_type '" + r.type + "' is not known (choose watermark_removal or transcode)");
@@ -444,6 +450,7 @@ json to_api_json(const Job& job, const std::string& base_url) {
             {"priority", job.request.priority},
             {"source_uri", job.request.source_uri.rfind("data:", 0) == 0 ? "data:..." : job.request.source_uri},
             {"target_uri", job.request.target_uri},
+            {"output_filename", job.request.output_filename},
             {"watermark_removal_config", job.request.watermark_removal_config},
             {"transcode_config", job.request.transcode_config},
             {"options", to_json(job.request)["options"]},

@@ -97,7 +97,10 @@ void check_is_video(const std::string& path) {
   try {
     InputFile::open(path);
   } catch (const Error& e) {
-    throw ApiError(422, "not_a_video", e.what());
+    // The server's own path is not the client's business: the upload is named as such.
+    std::string why = e.what();
+    for (size_t at; (at = why.find(path)) != std::string::npos;) why.replace(at, path.size(), "the upload");
+    throw ApiError(422, "not_a_video", "the uploaded file is not a video unmark can read (" + why + ")");
   }
 }
 
@@ -230,6 +233,15 @@ struct Server::Impl {
       if (!got_file) throw ApiError(400, "missing_file", "an upload needs a 'file' part with the video");
       if (written == 0) throw ApiError(422, "not_a_video", "the uploaded file is empty");
       check_is_video(upload_path);
+      // The old worker's form names: the same fields, objects as JSON text.
+      for (const auto& [old_name, name] : {std::pair{"target_filename", "output_filename"},
+                                           std::pair{"metadata_json", "metadata"},
+                                           std::pair{"watermark_config_json", "watermark_removal_config"},
+                                           std::pair{"transcode_config_json", "transcode_config"}})
+        if (fields.contains(old_name)) {
+          if (!fields.contains(name)) fields[name] = fields[old_name];
+          fields.erase(old_name);
+        }
       // Form fields are text; nested objects may be sent as JSON text.
       for (const char* key : {"watermark_removal_config", "transcode_config", "s3Config", "metadata", "source_headers",
                               "regions"}) {
@@ -483,6 +495,8 @@ struct Server::Impl {
     http.route("GET", "/api/v1/options", bind(&Impl::job_options));
     http.route("GET", "/health", bind(&Impl::health));
     http.route("GET", "/readiness", bind(&Impl::readiness));
+    http.route("GET", "/api/v1/health", bind(&Impl::health));  // the old worker's paths
+    http.route("GET", "/api/v1/readiness", bind(&Impl::readiness));
     http.route("GET", "/metrics", bind(&Impl::metrics));
     http.route("POST", "/api/v1/jobs", bind(&Impl::post_job));
     http.route("POST", "/api/v1/jobs/watermark-removal", bind(&Impl::post_job));
@@ -505,7 +519,8 @@ struct Server::Impl {
     });
     if (!options.token.empty()) {
       http.set_guard([this](const HttpRequest& req, HttpResponse& res) {
-        if (req.path == "/health" || req.path == "/") return false;  // the page asks for the token
+        if (req.path == "/health" || req.path == "/api/v1/health" || req.path == "/")
+          return false;  // liveness probes carry no token; the page asks for it
         const std::string auth = req.header("Authorization");
         const std::string prefix = "Bearer ";
         if (auth.rfind(prefix, 0) == 0 && same_token(auth.substr(prefix.size()), options.token)) return false;

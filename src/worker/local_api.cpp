@@ -157,8 +157,12 @@ class LocalApi {
   }
 
   void add_routes() {
-    // RunPod's clients call {base}/{endpoint_id}/run; plain /run works too.
-    const std::string prefix = "(?:/[A-Za-z0-9_.-]+)?";
+    // RunPod's clients call {base}/{endpoint_id}/run (the hosted API's base ends in /v2); plain
+    // /run works too.
+    const std::string prefix = "(?:/v2)?(?:/[A-Za-z0-9_.-]+)?";
+    // RunPod takes inputs (a base64 video among them) up to 10 MB on /run, 20 MB on /runsync.
+    http_.set_body_limit(prefix + "/run", kMaxRunBody);
+    http_.set_body_limit(prefix + "/runsync", kMaxRunsyncBody);
     const std::string id = "([A-Za-z0-9_.-]+)";
     http_.route("POST", prefix + "/run", [this](const serve::HttpRequest& req, serve::HttpResponse& res) {
       auto job = enqueue(req);
@@ -240,7 +244,12 @@ class LocalApi {
       }
     });
     http_.set_status_responder([](int status, serve::HttpResponse& res) {
-      reply(res, status, {{"error", status == 404 ? "no such route" : "HTTP " + std::to_string(status)}});
+      const std::string why = status == 404   ? "no such route"
+                              : status == 413 ? "the request body is too large (/run takes up to " +
+                                                    std::to_string(kMaxRunBody >> 20) + " MiB, /runsync up to " +
+                                                    std::to_string(kMaxRunsyncBody >> 20) + " MiB, other routes 1 MiB)"
+                                              : "HTTP " + std::to_string(status);
+      reply(res, status, {{"error", why}});
     });
   }
 
@@ -262,6 +271,8 @@ class LocalApi {
     for (size_t i = 0; i + kMaxFinished < finished.size(); ++i) jobs_.erase(finished[i].second);
   }
 
+  static constexpr size_t kMaxRunBody = size_t(10) << 20;
+  static constexpr size_t kMaxRunsyncBody = size_t(20) << 20;
   static constexpr auto kFinishedTtl = std::chrono::minutes(30);
   static constexpr size_t kMaxFinished = 1000;
   static constexpr auto kCancelWait = std::chrono::seconds(20);

@@ -24,6 +24,24 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+std::string base64_encode(const std::string& bytes) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(table[(acc >> bits) & 63]);
+    }
+  }
+  if (bits > 0) out.push_back(table[(acc << (6 - bits)) & 63]);
+  while (out.size() % 4) out.push_back('=');
+  return out;
+}
+
 ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra,
                              std::vector<std::pair<std::string, std::string>> env, std::vector<std::string> command)
     : dir_(dir), env_(std::move(env)), command_(std::move(command)) {

@@ -14,6 +14,7 @@
 namespace unmark::test {
 
 std::string slurp(const std::string& path);
+std::string base64_encode(const std::string& bytes);
 
 class ServerProcess {
  public:
