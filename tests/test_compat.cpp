@@ -21,13 +21,6 @@ namespace {
 
 const char* kRegion = "18,18,64,28";
 
-MediaSpec small_clip(int frames = 24) {
-  MediaSpec spec;
-  spec.frames = frames;
-  spec.mark = {20, 20, 60, 24};
-  return spec;
-}
-
 json parsed(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
 
 json wait_finished(httplib::Client& c, const std::string& id) {
@@ -46,7 +39,7 @@ json wait_finished(httplib::Client& c, const std::string& id) {
 
 TEST(Compat, OldRestCallsWorkUnchanged) {
   const std::string dir = temp_dir("compat_rest");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   ServerProcess server(dir);
   auto c = server.client();
 
@@ -114,7 +107,7 @@ TEST(Compat, OldRestCallsWorkUnchanged) {
 
 TEST(Compat, OldRunpodCallsWorkUnchanged) {
   const std::string dir = temp_dir("compat_runpod");
-  MediaSpec big = small_clip(90);
+  MediaSpec big = marked_clip(90);
   big.width = 640;
   big.height = 480;
   write_media(dir + "/big.mp4", big);

@@ -31,15 +31,6 @@ namespace {
 
 const char* kRegion = "18,18,64,28";
 
-MediaSpec small_clip(int frames = 24) {
-  MediaSpec spec;
-  spec.width = 320;
-  spec.height = 240;
-  spec.frames = frames;
-  spec.mark = {20, 20, 60, 24};
-  return spec;
-}
-
 json parsed(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
 
 json wait_finished(httplib::Client& c, const std::string& id, int seconds = 120) {
@@ -52,6 +43,14 @@ json wait_finished(httplib::Client& c, const std::string& id, int seconds = 120)
   }
   ADD_FAILURE() << "job " << id << " never finished: " << job.dump();
   return job;
+}
+
+// Submits a removal of `source` with the tests' region; the job's id ("" when refused).
+std::string submit_region_job(httplib::Client& c, const std::string& source) {
+  auto r = c.Post("/api/v1/jobs", json({{"source_uri", source}, {"regions", {kRegion}}}).dump(), "application/json");
+  EXPECT_TRUE(r && r->status == 202) << (r ? r->body : "no answer");
+  const json body = parsed(r);
+  return body.is_object() && body.contains("id") ? body["id"].get<std::string>() : "";
 }
 
 bool healthy(const ServerProcess& server, double timeout_s = 3) {
@@ -87,7 +86,7 @@ int count_of(const std::string& text, const std::string& what) {
 // followed; a target that is itself a link out of the allowed directory is refused.
 TEST(Security, FileTargetsNeverFollowALinkOutOfTheAllowedDirectory) {
   const std::string dir = temp_dir("sec_symlink"), outside = temp_dir("sec_symlink_outside");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   fs::create_directories(dir + "/allow");
   { std::ofstream(outside + "/victim") << "precious"; }
   fs::create_symlink(outside + "/victim", dir + "/allow/.tgt.mp4.unmark-part");  // the old fixed name
@@ -142,7 +141,7 @@ TEST(Security, DeeplyNestedJsonIsRefusedAndTheServersLive) {
 // never make a job unlistable, a response fail or `probe` exit with an error.
 TEST(Security, BytesThatAreNotUtf8NeverPoisonAJobOrAProbe) {
   const std::string dir = temp_dir("sec_utf8");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   // An S3 endpoint that refuses every upload with a message that is not UTF-8.
   httplib::Server fake_s3;
   fake_s3.Get(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 404; });
@@ -233,13 +232,11 @@ TEST(Security, ABusyPortIsAnError) {
 // open event streams, leave /health answered; a client trickling its headers is cut off.
 TEST(Security, SlowClientsCannotStarveTheServer) {
   const std::string dir = temp_dir("sec_slow");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   ServerProcess server(dir);
   auto c = server.client();
-  auto r = c.Post("/api/v1/jobs", json({{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}}).dump(),
-                  "application/json");
-  ASSERT_TRUE(r);
-  const std::string id = parsed(r)["id"];
+  const std::string id = submit_region_job(c, dir + "/in.mp4");
+  ASSERT_FALSE(id.empty());
   std::vector<std::unique_ptr<RawConnection>> slow;
   for (int i = 0; i < 200; ++i) {
     slow.push_back(std::make_unique<RawConnection>(server.port()));
@@ -291,7 +288,7 @@ TEST(Security, BodyLimitsHoldForChunkedBodiesAndMetadata) {
 
   // JSON sent as `curl -d` sends it (labelled form-encoded), larger than the library's 8 KiB for
   // forms: taken as the JSON it is.
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   json job = {{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}, {"metadata", {{"note", std::string(20000, 'n')}}}};
   auto form = c.Post("/api/v1/jobs", job.dump(), "application/x-www-form-urlencoded");
   ASSERT_TRUE(form);
@@ -301,7 +298,7 @@ TEST(Security, BodyLimitsHoldForChunkedBodiesAndMetadata) {
 // 7. Two worker jobs on one source each keep their result.
 TEST(Security, WorkerResultsNeverOverwriteEachOther) {
   const std::string dir = temp_dir("sec_results");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   ServerProcess worker(dir, {}, {}, {"worker", "--serve-api"});
   auto c = worker.client();
   std::set<std::string> paths;
@@ -320,13 +317,11 @@ TEST(Security, WorkerResultsNeverOverwriteEachOther) {
 // 8. Ranges: overlapping ones are merged, many are ignored, one past the end is 416.
 TEST(Security, RangesAreMergedCappedAndCheckedAgainstTheFile) {
   const std::string dir = temp_dir("sec_range");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   ServerProcess server(dir);
   auto c = server.client();
-  auto r = c.Post("/api/v1/jobs", json({{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}}).dump(),
-                  "application/json");
-  ASSERT_TRUE(r);
-  const std::string id = parsed(r)["id"];
+  const std::string id = submit_region_job(c, dir + "/in.mp4");
+  ASSERT_FALSE(id.empty());
   ASSERT_EQ(wait_finished(c, id)["status"], "completed");
   const std::string path = "/api/v1/jobs/" + id + "/result";
   auto whole = c.Get(path.c_str());
@@ -374,7 +369,7 @@ TEST(Security, LeftoversOfAKilledProcessAreSwept) {
     EXPECT_FALSE(fs::exists(fs::path(orphan).parent_path())) << server.log();
   }
 
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   const std::string stale = dir + "/.out.mp4.unmark-999999999.part";
   { std::ofstream(stale) << "left by a killed run"; }
   ChildProcess cli({UNMARK_BINARY, "remove", dir + "/in.mp4", "-o", dir + "/out.mp4", "--region", kRegion}, {},
@@ -409,7 +404,7 @@ TEST(Security, ARefusedBodyIsNeverParsedAsTheNextRequest) {
 // hold refused, a frame one pixel wide handled with one line, a cancel that says what happened.
 TEST(Security, SmallerAttacksAreRefusedAtTheEdge) {
   const std::string dir = temp_dir("sec_small");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(24));
   {
     ServerProcess server(dir);
     auto c = server.client();
@@ -429,7 +424,7 @@ TEST(Security, SmallerAttacksAreRefusedAtTheEdge) {
     EXPECT_EQ(r->status, 422) << r->body;
 
     // Cancel either wins (CANCELLED, no result) or says it lost (COMPLETED, with the result).
-    MediaSpec longer = small_clip(600);
+    MediaSpec longer = marked_clip(600);
     write_media(dir + "/long.mp4", longer);
     auto run = c.Post("/run", json({{"input", {{"source", dir + "/long.mp4"}, {"regions", {kRegion}}}}}).dump(),
                       "application/json");

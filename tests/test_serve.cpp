@@ -60,22 +60,13 @@ json wait_for(httplib::Client& c, const std::string& id, const std::string& stat
   return job;
 }
 
-MediaSpec small_clip(int frames = 48) {
-  MediaSpec spec;
-  spec.width = 320;
-  spec.height = 240;
-  spec.frames = frames;
-  spec.mark = {20, 20, 60, 24};
-  return spec;
-}
-
 const char* kRegion = "18,18,64,28";
 
 }  // namespace
 
 TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
   std::string dir = temp_dir("serve_json");
-  write_media(dir + "/in.mp4", small_clip());
+  write_media(dir + "/in.mp4", marked_clip(48));
   ServeProcess server(dir);
   auto c = server.client();
   json job = submit(c, {{"source_uri", dir + "/in.mp4"}, {"regions", {kRegion}}, {"metadata", {{"user", "u1"}}}});
@@ -151,7 +142,7 @@ TEST(Serve, JsonJobMatchesTheCliAndStreamsProgress) {
 
 TEST(Serve, UploadsAreStreamedAndChecked) {
   std::string dir = temp_dir("serve_upload");
-  write_media(dir + "/in.mp4", small_clip(24));
+  write_media(dir + "/in.mp4", marked_clip(24));
   std::ofstream(dir + "/notes.txt") << "this is not a video\n";
   ServeProcess server(dir, {"--max-upload-mb", "1"});
   auto c = server.client();
@@ -193,7 +184,7 @@ TEST(Serve, UploadsAreStreamedAndChecked) {
 
 TEST(Serve, BadRequestsGetTheRightStatusAndTheServerKeepsServing) {
   std::string dir = temp_dir("serve_bad");
-  write_media(dir + "/in.mp4", small_clip(12));
+  write_media(dir + "/in.mp4", marked_clip(12));
   std::ofstream(dir + "/notes.mp4") << "not a video";
   fs::create_symlink("/etc/passwd", dir + "/escape.mp4");
   ServeProcess server(dir);
@@ -269,7 +260,7 @@ TEST(Serve, BearerTokenGuardsEverythingButHealth) {
 
 TEST(Serve, CancelStopsQueuedAndRunningJobs) {
   std::string dir = temp_dir("serve_cancel");
-  MediaSpec spec = small_clip(900);
+  MediaSpec spec = marked_clip(900);
   spec.width = 640;
   spec.height = 360;
   write_media(dir + "/long.mp4", spec);
@@ -304,11 +295,11 @@ TEST(Serve, CancelStopsQueuedAndRunningJobs) {
 
 TEST(Serve, JobsSurviveAKillAndPriorityOrdersTheQueue) {
   std::string dir = temp_dir("serve_durable");
-  MediaSpec spec = small_clip(600);
+  MediaSpec spec = marked_clip(600);
   spec.width = 640;
   spec.height = 360;
   write_media(dir + "/long.mp4", spec);
-  write_media(dir + "/short.mp4", small_clip(12));
+  write_media(dir + "/short.mp4", marked_clip(12));
   std::string id, low, high;
   {
     ServeProcess server(dir, {"--concurrency", "1"});
@@ -336,7 +327,7 @@ TEST(Serve, JobsSurviveAKillAndPriorityOrdersTheQueue) {
 
 TEST(Serve, AJobThatKeepsKillingTheServerFailsWithTheReason) {
   std::string dir = temp_dir("serve_retry");
-  MediaSpec spec = small_clip(600);
+  MediaSpec spec = marked_clip(600);
   spec.width = 640;
   spec.height = 360;
   write_media(dir + "/long.mp4", spec);
@@ -357,7 +348,7 @@ TEST(Serve, AJobThatKeepsKillingTheServerFailsWithTheReason) {
 
 TEST(Serve, TwentyJobsWithConcurrencyTwoAllComplete) {
   std::string dir = temp_dir("serve_many");
-  write_media(dir + "/in.mp4", small_clip(12));
+  write_media(dir + "/in.mp4", marked_clip(12));
   ServeProcess server(dir, {"--concurrency", "2"});
   auto c = server.client();
   std::vector<std::string> ids;
@@ -375,7 +366,7 @@ TEST(Serve, TwentyJobsWithConcurrencyTwoAllComplete) {
 
 TEST(Serve, HttpSourcesDownloadWhenPrivateAddressesAreAllowed) {
   std::string dir = temp_dir("serve_http");
-  write_media(dir + "/in.mp4", small_clip(12));
+  write_media(dir + "/in.mp4", marked_clip(12));
   httplib::Server origin;
   const std::string video = slurp(dir + "/in.mp4");
   std::string seen_header;
@@ -410,7 +401,7 @@ TEST(Serve, S3SourceAndTargetRoundTripWithAPresignedResult) {
   auto checked = open ? MotoServer::start(true, "unmark-checked", &why) : nullptr;
   if (!open || !checked) GTEST_SKIP() << why;
   std::string dir = temp_dir("serve_s3");
-  write_media(dir + "/in.mp4", small_clip(12));
+  write_media(dir + "/in.mp4", marked_clip(12));
   {
     unmark::serve::StorageOptions so;
     so.s3.endpoint = open->endpoint();
@@ -589,7 +580,7 @@ TEST(Serve, WebPageUploadsFollowsAndDownloadsInARealBrowser) {
   std::string why;
   auto browser = Browser::start(dir, &why);
   if (!browser) GTEST_SKIP() << why;
-  MediaSpec spec = small_clip(90);
+  MediaSpec spec = marked_clip(90);
   write_media(dir + "/clip with mark.mp4", spec);
   MediaSpec clean_spec = spec;
   clean_spec.mark = {};
@@ -649,7 +640,7 @@ TEST(Serve, WebPageUploadsFollowsAndDownloadsInARealBrowser) {
 
 TEST(Serve, TranscodeJobsTrimScaleRetimeAndDropAudioButTakeNoRawFfmpegArguments) {
   std::string dir = temp_dir("serve_transcode");
-  write_media(dir + "/in.mp4", small_clip(60));  // 2 s at 30 fps, 320x240, with audio
+  write_media(dir + "/in.mp4", marked_clip(60));  // 2 s at 30 fps, 320x240, with audio
   ServeProcess server(dir);
   auto c = server.client();
   json job = submit(c, {{"job_type", "transcode"},

@@ -33,13 +33,6 @@ namespace {
 
 const char* kRegion = "18,18,64,28";
 
-MediaSpec clip(int frames) {
-  MediaSpec spec;
-  spec.frames = frames;
-  spec.mark = {20, 20, 60, 24};
-  return spec;
-}
-
 double since(Clock::time_point t0, Clock::time_point t) { return std::chrono::duration<double>(t - t0).count(); }
 
 // A RunPod job server as the worker sees it, with scripted misbehaviour.
@@ -225,7 +218,7 @@ std::vector<std::string> worker_args(const std::string& dir, std::vector<std::st
 
 TEST(Worker, TakesJobsThroughServerTroubleAndSurvivesBadOnes) {
   std::string dir = temp_dir("worker_jobs");
-  write_media(dir + "/in.mp4", clip(240));
+  write_media(dir + "/in.mp4", marked_clip(240));
   std::ofstream(dir + "/notes.txt") << "not a video at all";
   FakeRunpod rp;
   rp.script({"429", "500", "drop"});
@@ -286,7 +279,7 @@ TEST(Worker, TakesJobsThroughServerTroubleAndSurvivesBadOnes) {
 
 TEST(Worker, StopsAJobOnRequestAndFinishesOnSigterm) {
   std::string dir = temp_dir("worker_stop");
-  write_media(dir + "/long.mp4", clip(3000));
+  write_media(dir + "/long.mp4", marked_clip(3000));
   FakeRunpod rp;
   rp.add_job("to-stop", {{"source", dir + "/long.mp4"}, {"regions", {kRegion}}});
   ChildProcess worker(worker_args(dir, {"--grace", "0.5"}), rp.env(300), dir + "/worker.log");
@@ -328,8 +321,8 @@ TEST(Worker, AnIdleWorkerExitsOnSigtermWithoutWaitingForTheLongPoll) {
 
 TEST(Worker, LocalApiSpeaksTheHostedEndpointsShapes) {
   std::string dir = temp_dir("worker_api");
-  write_media(dir + "/in.mp4", clip(24));
-  write_media(dir + "/long.mp4", clip(3000));
+  write_media(dir + "/in.mp4", marked_clip(24));
+  write_media(dir + "/long.mp4", marked_clip(3000));
   ChildProcess worker(worker_args(dir, {"--serve-api", "--port", "0", "--port-file", dir + "/port"}), {},
                       dir + "/worker.log");
   for (int i = 0; i < 100 && !fs::exists(dir + "/port"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -414,7 +407,7 @@ TEST(Worker, OldInputExamplesUrlBase64AndS3) {
   std::string why;
   auto moto = MotoServer::start(false, "old-worker", &why);
   std::string dir = temp_dir("worker_old_inputs");
-  write_media(dir + "/in.mp4", clip(24));
+  write_media(dir + "/in.mp4", marked_clip(24));
   const std::string video = slurp(dir + "/in.mp4");
   httplib::Server origin;
   origin.Get("/clip.mp4", [&](const httplib::Request&, httplib::Response& res) { res.set_content(video, "video/mp4"); });

@@ -362,6 +362,13 @@ double mean_abs_diff_in(const DecodedFrame& a, const DecodedFrame& b, Box box) {
   return n ? sum / double(n) : 0;
 }
 
+MediaSpec marked_clip(int frames) {
+  MediaSpec spec;
+  spec.frames = frames;
+  spec.mark = {20, 20, 60, 24};
+  return spec;
+}
+
 std::string temp_dir(const std::string& name) {
   namespace fs = std::filesystem;
   fs::path dir = fs::path(UNMARK_TEST_TMP) / name;

@@ -50,6 +50,10 @@ std::vector<float> synthetic_mark_alpha(int w, int h);
 // Where the overlay is in `frame` (top-left corner), or {-1, -1} when absent.
 std::pair<int, int> overlay_place_at(const MediaSpec& spec, int frame);
 
+// The end-to-end tests' clip: `frames` frames of the default 320x240 texture with a white block
+// mark at (20, 20, 60, 24), the box the tests' --region 18,18,64,28 covers.
+MediaSpec marked_clip(int frames);
+
 // Writes a clip of moving texture (plus a sine tone) as `path` (container from the extension).
 void write_media(const std::string& path, const MediaSpec& spec);
 
