@@ -80,7 +80,6 @@ class ConnectionStream final : public httplib::Stream {
     limit_ = limit;
   }
   uint64_t body_read() const { return body_read_; }
-  bool over_limit() const { return over_limit_; }
   int status() const { return status_; }  // of the response written, 0 before
 
   bool is_readable() const override { return buffered() > 0 || wait(POLLIN, read_wait_ms()) > 0; }
@@ -88,7 +87,6 @@ class ConnectionStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (in_body_ && body_read_ >= limit_) {
-      over_limit_ = true;
       if (t_connection) t_connection->over_limit = true;
       return -1;
     }
@@ -120,11 +118,11 @@ class ConnectionStream final : public httplib::Stream {
   // Reads and drops up to `bytes` (what is left of a body), until kDrainDeadline; true when all
   // of it was read.
   bool drain(uint64_t bytes) {
-    in_body_ = false;
+    in_body_ = false;  // reads now wait no longer than deadline_
     const auto until = Clock::now() + kDrainDeadline;
+    deadline_ = until;
     char sink[1 << 14];
     while (bytes > 0 && Clock::now() < until) {
-      deadline_ = until;
       ssize_t n = read(sink, size_t(std::min<uint64_t>(bytes, sizeof sink)));
       if (n <= 0) return false;
       bytes -= uint64_t(n);
@@ -179,7 +177,7 @@ class ConnectionStream final : public httplib::Stream {
   char buffer_[4096];
   size_t begin_ = 0, end_ = 0;
   Clock::time_point deadline_ = Clock::now() + kHeaderDeadline;
-  bool in_body_ = false, over_limit_ = false;
+  bool in_body_ = false;
   uint64_t body_read_ = 0, limit_ = 0;
   int status_ = 0;
   std::string status_text_;
@@ -335,7 +333,7 @@ class GuardedServer final : public httplib::Server {
         if (left > kMaxDrainBytes || !stream.drain(left)) break;
       }
       if (chunked && stream.status() >= 400) break;
-      if (!ok || closed_by_client || state.close || stream.over_limit()) break;
+      if (!ok || closed_by_client || state.close || state.over_limit) break;
     }
     t_connection = nullptr;
     close_socket(sock);
