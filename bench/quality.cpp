@@ -16,10 +16,6 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
-extern "C" {
-#include <libswscale/swscale.h>
-}
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -30,11 +26,12 @@ extern "C" {
 #include <string>
 #include <vector>
 
-#include "io/frame_reader.h"
 #include "io/video_encoder.h"
+#include "support/bench_media.h"
 
 namespace fs = std::filesystem;
 using namespace unmark;
+using namespace unmark::bench;
 
 namespace {
 
@@ -141,57 +138,6 @@ std::vector<MarkDesign> designs(int width) {
     out.push_back(m);
   }
   return out;
-}
-
-// --- video in and out -------------------------------------------------------------------------
-
-std::vector<cv::Mat> read_bgr(const std::string& path, int max_frames, double* fps = nullptr) {
-  std::vector<cv::Mat> frames;
-  SwsContextPtr sws;  // one for the whole video
-  VideoInfo info = read_frames(path, [&](Frame& f) {
-    const AVFrame* av = f.av.get();
-    sws.reset(sws_getCachedContext(sws.release(), av->width, av->height, AVPixelFormat(av->format),
-                                   av->width, av->height, AV_PIX_FMT_BGR24, SWS_BICUBIC | SWS_ACCURATE_RND,
-                                   nullptr, nullptr, nullptr));
-    if (!sws) throw std::runtime_error("sws_getCachedContext failed");
-    cv::Mat bgr(av->height, av->width, CV_8UC3);
-    uint8_t* dst[1] = {bgr.data};
-    int dst_stride[1] = {int(bgr.step)};
-    sws_scale(sws.get(), av->data, av->linesize, 0, av->height, dst, dst_stride);
-    frames.push_back(bgr);
-    return max_frames <= 0 || int(frames.size()) < max_frames;
-  });
-  if (fps) *fps = info.fps;
-  return frames;
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
-
-void run_or_throw(const std::string& cmd) {
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
-}
-
-// Encodes frames with the audio of `audio_from`, as a user's upload would be: libx264 crf 12.
-void encode(const std::vector<cv::Mat>& frames, const std::string& audio_from, double fps,
-            const std::string& path) {
-  const cv::Mat& f0 = frames.front();
-  std::string cmd = "ffmpeg -v error -y -f rawvideo -pix_fmt bgr24 -s " + std::to_string(f0.cols) + "x" +
-                    std::to_string(f0.rows) + " -framerate " + std::to_string(fps) + " -i - -i " +
-                    quote(audio_from) +
-                    " -map 0:v -map 1:a? -c:v libx264 -preset medium -crf 12 -pix_fmt yuv420p -c:a copy "
-                    "-shortest " + quote(path);
-  FILE* pipe = popen(cmd.c_str(), "w");
-  if (!pipe) throw std::runtime_error("cannot run ffmpeg");
-  for (const cv::Mat& f : frames) fwrite(f.data, 1, f.total() * f.elemSize(), pipe);
-  if (pclose(pipe) != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
-}
-
-// --- scores ---------------------------------------------------------------------------------------
-
-double psnr_from_mse(double mse) { return mse <= 1e-10 ? 99.0 : 10 * std::log10(255.0 * 255.0 / mse); }
-
-double mse(const cv::Mat& a, const cv::Mat& b) {
-  return cv::norm(a, b, cv::NORM_L2SQR) / double(a.total() * a.channels());
 }
 
 double ssim_luma(const cv::Mat& a_bgr, const cv::Mat& b_bgr) {
@@ -380,7 +326,7 @@ int main(int argc, char** argv) {
         composite.push_back(f);
       }
       const std::string case_path = out_dir + "/" + mark.name + ".mp4";
-      encode(composite, clean_path, fps, case_path);
+      encode_bgr(composite, fps, case_path, 12, clean_path);
       composite.clear();
       std::vector<cv::Mat> input = read_bgr(case_path, 0);
 
@@ -390,14 +336,14 @@ int main(int argc, char** argv) {
       print_row("input (untouched)", score(input, input, clean, mark), n);
 
       const std::string unmark_out = out_dir + "/" + mark.name + ".unmark.mp4";
-      run_or_throw(quote(unmark) + " -q remove " + quote(case_path) + " -o " + quote(unmark_out) + " " + extra);
+      run_or_throw(shell_quote(unmark) + " -q remove " + shell_quote(case_path) + " -o " + shell_quote(unmark_out) + " " + extra);
       print_row("unmark auto", score(read_bgr(unmark_out, 0), input, clean, mark), n);
 
       const std::string delogo_out = out_dir + "/" + mark.name + ".delogo.mp4";
-      run_or_throw("ffmpeg -v error -y -i " + quote(case_path) + " -vf \"" +
+      run_or_throw("ffmpeg -v error -y -i " + shell_quote(case_path) + " -vf \"" +
                    delogo_filter(mark, n, clean[0].cols, clean[0].rows) +
                    "\" -c:v libx264 -preset veryfast -crf " + std::to_string(EncoderSettings::kDefaultCrf) +
-                   " -c:a copy " + quote(delogo_out));
+                   " -c:a copy " + shell_quote(delogo_out));
       print_row("ffmpeg delogo (told)", score(read_bgr(delogo_out, 0), input, clean, mark), n);
       print_row("opencv telea (told)", score(telea(input, mark), input, clean, mark), n);
       std::fflush(stdout);

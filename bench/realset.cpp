@@ -7,7 +7,7 @@
 // --remove also `unmark remove CLIP -o OUT` and a plain transcode (`--detect none`, same encoder).
 // One row per clip:
 //   recall     share of the marked frames where a detected box covers at least half the true
-//              (tight) box (frames within kSlack of a jump or of a segment's ends are not counted
+//              (tight) box (frames within 2 of a jump or of a segment's ends are not counted
 //              either way)
 //   cover      mean share of the true box a detected box covers, over the frames found
 //   edge       mean of the largest distance between a detected box's edge and the true one (px)
@@ -25,7 +25,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,75 +38,22 @@
 #include "detect/profile.h"
 #include "detect/scale_search.h"
 #include "io/frame_reader.h"
+#include "support/bench_media.h"
+#include "support/detection_score.h"
+#include "support/realset_clips.h"
 
 namespace fs = std::filesystem;
 using namespace unmark;
+using namespace unmark::bench;
 
 namespace {
 
-constexpr int kSlack = 2;  // frames not counted either way at each end of a segment
-// annotations.json holds each tight box grown by 3 px (realset/README.md lists the tight ones):
-// recall and cover are measured against the tight box, the mark itself.
-constexpr int kAnnotationMargin = 3;
-
-struct Segment {
-  int first, last;  // frames, inclusive
-  cv::Rect box;
-};
-
-struct Clip {
-  std::string file, kind;
-  int frames = 0;
-  std::vector<Segment> segments;
-  std::optional<cv::Rect> truth(int frame) const {
-    for (const Segment& s : segments)
-      if (frame >= s.first && frame <= s.last) return s.box;
-    return std::nullopt;
-  }
-  // Near a segment's ends (a jump, the mark fading in): not counted.
-  bool slack(int frame) const {
-    for (const Segment& s : segments)
-      if (std::abs(frame - s.first) <= kSlack || std::abs(frame - s.last) <= kSlack) return true;
-    return false;
-  }
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::optional<std::string> run(const std::string& command) {
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return std::nullopt;
-  std::string out;
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (pclose(p) != 0) return std::nullopt;
-  return out;
-}
-
 struct Row {
   std::string name, kind;
-  int counted = 0, marked = 0, found = 0, false_frames = 0;
-  double cover = 0, edge = 0;
+  DetectionScore detection;
   std::string detector;
   double resid = NAN, resid_clean = NAN, rest_unmark = NAN, rest_plain = NAN;
-  double recall() const { return marked ? double(found) / marked : 1.0; }
-  double false_share() const { return counted ? double(false_frames) / counted : 0.0; }
-  double mean_cover() const { return found ? cover / found : 0.0; }
 };
-
-std::vector<cv::Mat> read_luma(const std::string& path) {
-  std::vector<cv::Mat> frames;
-  read_frames(path, [&](Frame& f) {
-    frames.push_back(plane_8bit(f.plane(0), {0, 0, f.width(), f.height()}).clone());
-    return true;
-  });
-  return frames;
-}
 
 double psnr_outside(const cv::Mat& a, const cv::Mat& b, const std::optional<cv::Rect>& hole) {
   cv::Mat diff;
@@ -150,10 +96,10 @@ double residual(const cv::Mat& luma, const cv::Rect& box, const std::vector<cv::
   return best;
 }
 
-void removal(const Clip& clip, const std::string& input, const std::string& unmark, const fs::path& tmp, Row& row) {
+void removal(const RealClip& clip, const std::string& input, const std::string& unmark, const fs::path& tmp, Row& row) {
   const fs::path out = tmp / "unmark.mp4", plain = tmp / "plain.mp4";
-  if (!run(unmark + " -q remove " + shell_quote(input) + " -o " + shell_quote(out.string()) + " 2>&1") ||
-      !run(unmark + " -q remove " + shell_quote(input) + " -o " + shell_quote(plain.string()) + " --detect none 2>&1")) {
+  if (!run_capture(unmark + " -q remove " + shell_quote(input) + " -o " + shell_quote(out.string()) + " 2>&1") ||
+      !run_capture(unmark + " -q remove " + shell_quote(input) + " -o " + shell_quote(plain.string()) + " --detect none 2>&1")) {
     std::fprintf(stderr, "%s: unmark remove failed\n", clip.file.c_str());
     return;
   }
@@ -181,7 +127,7 @@ void removal(const Clip& clip, const std::string& input, const std::string& unma
       r += residual(cleaned[i], *t, templates);
       ++rn;
     }
-    for (const Segment& s : clip.segments)  // its other places, in the input, while it is elsewhere
+    for (const RealClip::Segment& s : clip.segments)  // its other places, in the input, while it is elsewhere
       if ((!t || (s.box & *t).area() == 0) && i % 3 == 0) {
         c += residual(in[i], s.box, templates);
         ++cn;
@@ -219,63 +165,31 @@ int main(int argc, char** argv) {
     }
   }
   const fs::path dir = fs::path(shared) / "realset";
-  std::ifstream f(dir / "annotations.json");
-  if (!f) {
+  const std::optional<std::vector<RealClip>> clips = load_realset(dir);
+  if (!clips) {
     std::printf("realset: %s not found, skipped\n", (dir / "annotations.json").c_str());
     return 77;
   }
-  const nlohmann::json annotations = nlohmann::json::parse(f);
   const fs::path tmp = fs::temp_directory_path() / ("unmark_realset_" + std::to_string(getpid()));
   fs::create_directories(tmp);
   std::vector<Row> rows;
-  for (const auto& [file, a] : annotations.items()) {
-    if (!only.empty() && file.find(only) == std::string::npos) continue;
-    Clip clip;
-    clip.file = file;
-    clip.kind = a.value("kind", "");
-    clip.frames = a.value("frames", 0);
-    for (const auto& s : a.value("segments", nlohmann::json::array()))
-      clip.segments.push_back({s[0].get<int>(), s[1].get<int>(),
-                               cv::Rect(cv::Point(s[2].get<int>() + kAnnotationMargin, s[3].get<int>() + kAnnotationMargin),
-                                        cv::Point(s[4].get<int>() - kAnnotationMargin, s[5].get<int>() - kAnnotationMargin))});
-    const std::string input = (dir / file).string();
+  for (const RealClip& clip : *clips) {
+    if (!only.empty() && clip.file.find(only) == std::string::npos) continue;
+    const std::string input = clip.path.string();
     Row row;
-    row.name = file;
+    row.name = clip.file;
     row.kind = clip.kind;
-    const std::optional<std::string> out = run(unmark + " -q detect " + shell_quote(input) + " --json 2>/dev/null");
+    const std::optional<std::string> out = run_capture(unmark + " -q detect " + shell_quote(input) + " --json 2>/dev/null");
     if (!out) {
-      std::fprintf(stderr, "%s: unmark detect failed\n", file.c_str());
-      row.counted = 1;
-      row.false_frames = 1;
+      std::fprintf(stderr, "%s: unmark detect failed\n", clip.file.c_str());
+      row.detection.counted = 1;
+      row.detection.false_frames = 1;
       rows.push_back(row);
       continue;
     }
     const nlohmann::json result = nlohmann::json::parse(*out);
     row.detector = result.value("detector", "");
-    for (const auto& fr : result["frames"]) {
-      const int index = fr["frame"].get<int>();
-      if (clip.slack(index)) continue;
-      ++row.counted;
-      const std::optional<cv::Rect> truth = clip.truth(index);
-      bool found = false, stray = false;
-      for (const auto& m : fr["marks"]) {
-        const cv::Rect box(m["x"].get<int>(), m["y"].get<int>(), m["w"].get<int>(), m["h"].get<int>());
-        if (!truth || (box & *truth).area() == 0) {
-          stray = true;
-          continue;
-        }
-        const double cover = double((box & *truth).area()) / truth->area();
-        if (cover < 0.5 || found) continue;
-        found = true;
-        row.cover += cover;
-        row.edge += std::max({std::abs(box.x - truth->x), std::abs(box.y - truth->y),
-                              std::abs(box.br().x - truth->br().x), std::abs(box.br().y - truth->br().y)});
-      }
-      row.marked += truth.has_value();
-      row.found += found;
-      row.false_frames += stray;
-    }
-    if (row.found) row.edge /= row.found;
+    row.detection = score_detection(result["frames"], clip.frame_truth());
     if (remove) removal(clip, input, unmark, tmp, row);
     rows.push_back(row);
     std::fflush(stdout);
@@ -289,12 +203,13 @@ int main(int argc, char** argv) {
     char resid[32] = "-", rest[32] = "-";
     if (!std::isnan(r.resid)) std::snprintf(resid, sizeof resid, "%.2f/%.2f", r.resid, r.resid_clean);
     if (!std::isnan(r.rest_unmark)) std::snprintf(rest, sizeof rest, "%.2f/%.2f", r.rest_unmark, r.rest_plain);
-    std::printf("%-44s %-7s %7d %6.1f%% %6.2f %6.1f %6.1f%% %13s %15s  %s\n", r.name.c_str(), r.kind.c_str(), r.marked,
-                r.recall() * 100, r.mean_cover(), r.edge, r.false_share() * 100, resid, rest, r.detector.c_str());
+    const DetectionScore& d = r.detection;
+    std::printf("%-44s %-7s %7d %6.1f%% %6.2f %6.1f %6.1f%% %13s %15s  %s\n", r.name.c_str(), r.kind.c_str(), d.marked,
+                d.recall() * 100, d.cover(), d.edge(), d.false_share() * 100, resid, rest, r.detector.c_str());
     const bool clean = r.kind == "clean";
     const bool sora = r.kind == "sora";
-    if (clean && r.false_frames > 0) ok = false;
-    if (sora && (r.recall() < min_recall || r.false_share() > max_false || (r.found && r.mean_cover() < min_cover)))
+    if (clean && d.false_frames > 0) ok = false;
+    if (sora && (d.recall() < min_recall || d.false_share() > max_false || (d.found && d.cover() < min_cover)))
       ok = false;
   }
   if (min_recall >= 0 || max_false < 2 || min_cover >= 0) {

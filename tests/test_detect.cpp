@@ -382,6 +382,77 @@ TEST(AutoDetection, DiscoversAStaticCornerLogo) {
   EXPECT_GT(mean_abs_diff_in(a[60], b[60], disc), 30.0);
 }
 
+// Discovery proves a mark before it paints: a pattern that stays while the picture around it
+// changes, that vanishes from a picture that stays, or that leaves one place for another.
+TEST(AutoDetection, LeavesAStillPictureWithALogoAlone) {
+  // A logo over a picture that never moves: nothing tells it from the picture's own drawing.
+  std::string dir = temp_dir("auto_still_logo");
+  MediaSpec spec = synthetic_spec();
+  spec.frames = 120;
+  spec.background_speed = 0;
+  spec.overlay_places = {{270, 200}};
+  spec.overlay_period = 1000;
+  spec.overlay_gap = 0;
+  write_media(dir + "/still.mp4", spec);
+  DetectionChoice c = choose_detector({}, dir + "/still.mp4", spec.width, spec.height);
+  EXPECT_NE(c.description.find("none"), std::string::npos) << c.description;
+}
+
+// Recall over the frames with the overlay (not within a frame of a jump) and frames with a box
+// away from it, for a profile found on the clip.
+std::pair<double, int> recall_and_strays(const std::string& path, const MediaSpec& spec, const Profile& profile) {
+  auto found = detect_all(path, profile);
+  int present = 0, hits = 0, strays = 0;
+  for (int i = 0; i < spec.frames && i < int(found.size()); ++i) {
+    auto [x, y] = overlay_place_at(spec, i);
+    const bool settled = overlay_place_at(spec, std::max(0, i - 1)) == overlay_place_at(spec, i) &&
+                         overlay_place_at(spec, std::min(spec.frames - 1, i + 1)) == overlay_place_at(spec, i);
+    if (!settled) continue;
+    const auto& m = found[size_t(i)];
+    const Box truth{x, y, spec.overlay_w, spec.overlay_h};
+    bool on = false;
+    if (m && x >= 0) {
+      const int w = std::min(m->box.right(), truth.right()) - std::max(m->box.x, truth.x);
+      const int h = std::min(m->box.bottom(), truth.bottom()) - std::max(m->box.y, truth.y);
+      on = w > 0 && h > 0 && 2L * w * h >= truth.area();
+    }
+    present += x >= 0;
+    hits += on;
+    strays += m.has_value() && !on;
+  }
+  return {present ? double(hits) / present : 0.0, strays};
+}
+
+TEST(AutoDetection, FindsAMarkThatJumpsOverAStillPicture) {
+  std::string dir = temp_dir("auto_still_jumping");
+  MediaSpec spec = synthetic_spec();  // three places, 30 frames each
+  spec.background_speed = 0;
+  write_media(dir + "/jumping.mp4", spec);
+  DetectionChoice c = choose_detector({}, dir + "/jumping.mp4", spec.width, spec.height);
+  // Found (by discovery, or as a glyph with its text beside it: this mark has Sora's parts).
+  ASSERT_TRUE(c.profile) << c.description;
+  auto [recall, strays] = recall_and_strays(dir + "/jumping.mp4", spec, *c.profile);
+  EXPECT_GE(recall, 0.9);
+  EXPECT_EQ(strays, 0);
+}
+
+TEST(AutoDetection, FindsAMarkThatBlinksOverAStillPicture) {
+  // At one place, gone for 24 frames every 64: the picture under it stays, so it is an overlay.
+  std::string dir = temp_dir("auto_still_blinking");
+  MediaSpec spec = synthetic_spec();
+  spec.background_speed = 0;
+  spec.overlay_places = {{270, 200}};
+  spec.overlay_period = 40;
+  spec.overlay_gap = 24;
+  write_media(dir + "/blinking.mp4", spec);
+  DetectionChoice c = choose_detector({}, dir + "/blinking.mp4", spec.width, spec.height);
+  // Found (by discovery, or as a glyph with its text beside it: this mark has Sora's parts).
+  ASSERT_TRUE(c.profile) << c.description;
+  auto [recall, strays] = recall_and_strays(dir + "/blinking.mp4", spec, *c.profile);
+  EXPECT_GE(recall, 0.9);
+  EXPECT_EQ(strays, 0);
+}
+
 TEST(AutoDetection, FindsNothingOnAMovingCleanClip) {
   std::string dir = temp_dir("auto_clean");
   MediaSpec spec;

@@ -24,6 +24,12 @@ struct LearnOptions {
   double min_window_share_moving = 0.3;
   // The mean correlation of its edges over the windows it is found in (1: identical every time).
   double min_mean_score = 0.0;
+  // A place counts only where the picture around the mark changes between windows (or is a black
+  // bar): scenery that held still in a still shot is not a mark.
+  bool require_background_change = true;
+  // An unknown video (auto mode's discovery), not videos known to carry a mark: every place must
+  // be held in two windows or more, and a pattern of a stroke or two is never taken to jump.
+  bool discovering = false;
 };
 
 struct LearnReport {

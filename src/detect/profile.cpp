@@ -101,6 +101,7 @@ ScaledMark scale_profile(const Profile& profile, int frame_width) {
   ScaledMark m;
   m.scale = double(frame_width) / profile.reference_width;
   if (frame_width == profile.reference_width) m.undo = profile.undo;
+  m.template_grey = profile.template_grey;
   resample(profile, m.scale, m.alpha, m.color);
   return m;
 }
@@ -204,7 +205,7 @@ std::optional<Profile> mirrored_layout(const Profile& profile) {
 cv::Mat mark_template(const ScaledMark& mark) {
   std::vector<cv::Mat> yuv;
   cv::split(mark.color, yuv);
-  return mark.alpha.mul(yuv[0] - 128.0f);
+  return mark.alpha.mul(yuv[0] - mark.template_grey);
 }
 
 std::vector<std::string> builtin_profiles() {

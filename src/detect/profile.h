@@ -34,6 +34,14 @@ struct Profile {
   // inpainting, 0 where the remover should inpaint instead. Not saved: it holds for that video.
   cv::Mat undo;
   bool measured() const { return !undo.empty(); }
+  // Found by discovery on this video at `places`: its detector looks there only, never over the
+  // whole frame (a mark learned from the video alone is a weaker template than a built-in one,
+  // and content elsewhere that resembles it is content). Not saved.
+  bool places_only = false;
+  // The luma the mark is matched against (mark_template): mid-grey for a mark seen over every
+  // kind of picture; for one discovered on this video, the mean of the picture around it (a blue
+  // word over a black bar is brighter than what is around it, though darker than grey). Not saved.
+  float template_grey = 128.f;
 
   int width() const { return alpha.cols; }
   int height() const { return alpha.rows; }
@@ -47,6 +55,7 @@ struct ScaledMark {
   cv::Mat color;  // CV_32FC3 (Y, U, V)
   double scale = 1;  // frame pixels per reference pixel
   cv::Mat undo;  // the profile's, when measured and the scale is 1 (else empty)
+  float template_grey = 128.f;  // the profile's
   bool measured() const { return !undo.empty(); }
 };
 ScaledMark scale_profile(const Profile& profile, int frame_width);
@@ -74,8 +83,9 @@ std::optional<Profile> glyph_profile(const Profile& profile);
 // when the mark has no such parts (a single blob, or text above or below the glyph).
 std::optional<Profile> mirrored_layout(const Profile& profile);
 
-// The mark's expected luma change, alpha * (colour - mid-grey): what matching looks for, since it
-// does not depend on the background (the same template for detection and measuring).
+// The mark's expected luma change, alpha * (colour - mid-grey) (Profile::template_grey): what
+// matching looks for, since it does not depend on the background (the same template for
+// detection and measuring).
 cv::Mat mark_template(const ScaledMark& mark);
 
 // Loads a built-in profile by name ("sora2") or a profile file by path (NAME.json).

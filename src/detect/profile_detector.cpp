@@ -81,7 +81,8 @@ struct Layout {
 class ProfileDetector final : public Detector {
  public:
   ProfileDetector(const Profile& profile, int width, int height, const ProfileDetectorOptions& opt)
-      : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt) {
+      : name_("profile:" + profile.name), width_(width), height_(height), opt_(opt),
+        whole_frame_(!profile.places_only || profile.places.empty()) {
     const cv::Mat templ = mark_template(scale_profile(profile, width));
     search_scale_ = std::min(1.0, double(kSearchMarkWidth) / templ.cols);
     layouts_.emplace_back(profile, width, search_scale_, 0);
@@ -111,7 +112,7 @@ class ProfileDetector final : public Detector {
     if ((!found || rank(*found) < opt_.strong) && ++since_search_ >= opt_.search_interval) {
       since_search_ = 0;
       if (followed) found = search_places(frame);
-      auto full = search_full(frame);
+      auto full = whole_frame_ ? search_full(frame) : std::nullopt;
       if (full && (!found || rank(*full) > rank(*found))) found = full;
     }
     if (followed && (!found || rank(*followed) >= rank(*found))) found = followed;
@@ -295,6 +296,7 @@ class ProfileDetector final : public Detector {
   std::string name_;
   int width_, height_;
   ProfileDetectorOptions opt_;
+  bool whole_frame_;  // searched on misses; else only its known places (Profile::places_only)
   std::vector<Layout> layouts_;  // [0] as learned, [1] mirrored where the profile mirrors
   double search_scale_ = 1;
   std::vector<cv::Point2d> places_;

@@ -564,6 +564,8 @@ std::optional<Profile> ProfileMeasurer::State::measure(const std::vector<Observa
   out.name = coarse.name;
   out.mirrors = coarse.mirrors;
   out.mirror = coarse.mirror;  // the other layout as measured before (only this one is measured here)
+  out.places_only = coarse.places_only;
+  out.template_grey = coarse.template_grey;
   out.reference_width = width;
   out.reference_height = height;
   out.alpha = alpha(tight).clone();

@@ -109,13 +109,17 @@ std::optional<Profile> discover(const std::string& input) {
   opt.name = "discovered";
   opt.max_frames = 120;  // frames kept (memory): read 450, keep at most ~240
   opt.max_read_frames = kDiscoveryFrames;
-  // An unknown video: only a pattern of edges that comes back identical counts, present nearly
-  // all the time at one place, or a third of the time over several places (a jumping mark).
-  opt.min_window_share = 0.8;
-  opt.min_window_share_moving = 0.3;
+  // An unknown video: only a pattern of edges that comes back identical, to the pixel, over a
+  // changing picture counts: most of the time at one place (a mark that fades now and then), or
+  // over several places it leaves in turn (a mark that jumps or moved once).
+  opt.min_window_share = 0.6;
+  opt.min_window_share_moving = 0.5;
   opt.min_mean_score = 0.8;
+  opt.discovering = true;
   try {
-    return learn_profile({input}, opt);
+    Profile found = learn_profile({input}, opt);
+    found.places_only = true;  // looked for where it was seen, never over the whole frame
+    return found;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::input) throw;
     log_for("detect")->info("static-logo discovery: {}", e.what());

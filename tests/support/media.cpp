@@ -174,7 +174,7 @@ void write_media(const std::string& path, const MediaSpec& spec) {
         int pw = AV_CEIL_RSHIFT(spec.width, sx), ph = AV_CEIL_RSHIFT(spec.height, sy);
         for (int y = 0; y < ph; ++y) {
           for (int x = 0; x < pw; ++x) {
-            int v = texture(x << sx, y << sy, i, p);
+            int v = texture(x << sx, y << sy, i * spec.background_speed, p);
             if (auto [ox, oy] = overlay_place_at(spec, i); ox >= 0) {
               const size_t place = size_t(i / spec.overlay_period) % spec.overlay_places.size();
               const std::vector<float>& alpha =

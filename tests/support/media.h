@@ -28,6 +28,7 @@ struct MediaSpec {
   std::map<std::string, std::string> tags;  // container metadata
   bool faststart = false;               // mp4: index before the data, as streamed files are
   Box mark;                             // a white logo-like block burnt into every frame (empty: none)
+  int background_speed = 1;             // how fast the texture moves (0: a still picture)
   // A translucent overlay of known alpha (white), composited like a real watermark and moved
   // between `overlay_places` (top-left corners) every `overlay_period` frames, absent for
   // `overlay_gap` frames at each jump.
