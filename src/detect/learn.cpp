@@ -191,8 +191,8 @@ std::vector<std::pair<cv::Rect, double>> candidates(const cv::Mat& persistent, c
 
 // Whether the picture around `box` changes between the windows that hold it there (an overlay
 // over a moving scene), or is a uniform black bar (an overlay in a letterbox): on every side of
-// the box inside the frame (scenery that held still beside something that moved changes on one
-// side or two); or whether the picture under it moves while it holds.
+// the box inside the frame, or three of four (scenery that held still beside something that moved
+// changes on one side or two); or whether the picture under it moves while it holds.
 bool changes_around(const std::vector<WindowMean>& means, const std::vector<int>& held, cv::Rect box) {
   const cv::Rect frame({0, 0}, means[size_t(held[0])].full.size());
   const int g = std::max(3, box.height / 3);
@@ -244,8 +244,9 @@ bool changes_around(const std::vector<WindowMean>& means, const std::vector<int>
       under = std::max(under, cv::mean(means[size_t(k)].motion(box & frame))[0]);
   log_for("learn")->debug("around {}x{} at {},{}: {} of {} sides change, {:.1f} under it, steady share beside it {:.2f}",
                           box.width, box.height, box.x, box.y, changed, available, under, steady_share);
-  // All sides but one of three or four (a mark low over a shirt that holds still below it).
-  const bool around = changed == available || (available >= 3 && changed >= available - 1);
+  // Every side, or three of four (a mark low over a shirt that holds still below it; where the
+  // frame's edge cuts a side off, what is left must all change).
+  const bool around = changed == available || (available == 4 && changed == 3);
   return (around || under >= kUnderChange) && steady_share < kSteadyAround;
 }
 
@@ -290,7 +291,9 @@ std::vector<Place> exact_places(const std::vector<WindowMean>& means, const cv::
   std::vector<Place> places;
   for (size_t k = 0; k < means.size(); ++k) {
     if (means[k].edges.cols < pattern.cols || means[k].edges.rows < pattern.rows) continue;
-    auto [score, at] = find_match(means[k].edges, pattern);
+    const MatchResult match = find_match(means[k].edges, pattern);
+    const double score = match.score;
+    const cv::Point at = match.at;
     if (score < 0.6) continue;
     auto p = std::find_if(places.begin(), places.end(), [&](const Place& q) {
       return std::abs(q.at.x - at.x) <= 1 && std::abs(q.at.y - at.y) <= 1;
