@@ -17,6 +17,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "io/probe.h"
 #include "serve/http_server.h"
 #include "support/media.h"
 #include "support/process.h"
@@ -474,4 +475,30 @@ TEST(Security, ByteRangeMergesOverlapsAndRefusesWhatLiesOutside) {
   EXPECT_FALSE(byte_range("bytes=1000-", 1000));                            // 416
   EXPECT_FALSE(byte_range("bytes=999999999-", 1000));
   EXPECT_FALSE(byte_range("bytes=0-", 0));
+}
+
+// A file's colour tags reach libav's enum fields unchecked (a mov 'colr' atom's 16-bit values):
+// reading one libav has no value for was undefined behaviour (the demux fuzz target found it;
+// the sanitized build checks it here). The probe names it unknown, as a transfer it does not know.
+TEST(Security, ColourTagsOutsideTheirRangeAreReadAsUnknown) {
+  const std::string dir = unmark::test::temp_dir("security_colr");
+  unmark::test::MediaSpec spec;
+  spec.frames = 4;
+  spec.audio = false;
+  spec.bt709 = true;
+  spec.video_codec = "mpeg4";  // a bitstream without colour tags of its own: the container's stand
+  write_media(dir + "/tagged.mp4", spec);
+  std::string bytes = slurp(dir + "/tagged.mp4");
+  const size_t colr = bytes.find("colrnclx");
+  ASSERT_NE(colr, std::string::npos) << "the muxer wrote no colr atom";
+  // nclx: primaries, transfer, matrix (16 bits each, big-endian) after the type.
+  bytes[colr + 10] = 0;
+  bytes[colr + 11] = 126;  // transfer 126: no such AVColorTransferCharacteristic
+  bytes[colr + 12] = 0;
+  bytes[colr + 13] = 127;  // matrix 127: no such AVColorSpace
+  std::ofstream(dir + "/hostile.mp4", std::ios::binary) << bytes;
+  const nlohmann::json probed = unmark::probe_media(dir + "/hostile.mp4");
+  ASSERT_FALSE(probed["streams"].empty());
+  EXPECT_EQ(probed["streams"][0]["color_transfer"], "unknown");
+  EXPECT_EQ(probed["streams"][0]["color_space"], "unknown");
 }

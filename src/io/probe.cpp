@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "core/json_text.h"
+#include "io/color_tags.h"
 #include "io/input_file.h"
 
 namespace unmark {
@@ -58,10 +59,10 @@ nlohmann::json probe_media(const std::string& path) {
       s["height"] = par->height;
       s["pix_fmt"] = or_unknown(av_get_pix_fmt_name(AVPixelFormat(par->format)));
       s["frame_rate"] = rational(st->avg_frame_rate);
-      s["color_range"] = or_unknown(av_color_range_name(par->color_range));
-      s["color_primaries"] = or_unknown(av_color_primaries_name(par->color_primaries));
-      s["color_transfer"] = or_unknown(av_color_transfer_name(par->color_trc));
-      s["color_space"] = or_unknown(av_color_space_name(par->color_space));
+      s["color_range"] = or_unknown(av_color_range_name(checked_range(par->color_range)));
+      s["color_primaries"] = or_unknown(av_color_primaries_name(checked_primaries(par->color_primaries)));
+      s["color_transfer"] = or_unknown(av_color_transfer_name(checked_transfer(par->color_trc)));
+      s["color_space"] = or_unknown(av_color_space_name(checked_space(par->color_space)));
       s["rotation"] = stream_rotation(st);
       s["attached_pic"] = bool(st->disposition & AV_DISPOSITION_ATTACHED_PIC);
     } else if (par->codec_type == AVMEDIA_TYPE_AUDIO) {

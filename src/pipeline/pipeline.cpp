@@ -24,6 +24,7 @@ extern "C" {
 #include "detect/detector.h"
 #include "track/tracker.h"
 #include "io/audio_transcoder.h"
+#include "io/color_tags.h"
 #include "io/input_file.h"
 #include "io/output_file.h"
 #include "io/subtitle_transcoder.h"
@@ -668,11 +669,11 @@ class RemovePipeline {
     }
     fmt.sample_aspect_ratio = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio
                                                              : is->codecpar->sample_aspect_ratio;
-    fmt.primaries = f->color_primaries;
-    fmt.transfer = f->color_trc;
-    fmt.matrix = f->colorspace;
-    fmt.range = f->color_range;
-    fmt.chroma_location = f->chroma_location;
+    fmt.primaries = checked_primaries(f->color_primaries);
+    fmt.transfer = checked_transfer(f->color_trc);
+    fmt.matrix = checked_space(f->colorspace);
+    fmt.range = checked_range(f->color_range);
+    fmt.chroma_location = checked_chroma_location(f->chroma_location);
     fmt.global_header = out_->format()->oformat->flags & AVFMT_GLOBALHEADER;
     encoder_ = open_video_encoder(job_.encoder, fmt);
     report_.encoder = encoder_->name();
