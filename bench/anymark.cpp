@@ -573,13 +573,7 @@ int main(int argc, char** argv) {
   bool keep = false, realset = true, check = false, check_harm = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return option_value(argc, argv, i); };
     if (a == "--cases") cases = std::stoi(next());
     else if (a == "--seed") seed = unsigned(std::stoul(next()));
     else if (a == "--case") only = std::stoi(next());

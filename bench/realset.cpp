@@ -145,13 +145,7 @@ int main(int argc, char** argv) {
   double min_recall = -1, max_false = 2, min_cover = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto next = [&] { return option_value(argc, argv, i); };
     if (a == "--remove") remove = true;
     else if (a == "--clip") only = next();
     else if (a == "--unmark") unmark = next();

@@ -6,6 +6,7 @@ extern "C" {
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "detect/plane_copy.h"
@@ -55,6 +56,14 @@ void encode_bgr(const std::vector<cv::Mat>& frames, double fps, const std::strin
   if (!pipe) throw std::runtime_error("cannot run ffmpeg");
   for (const cv::Mat& f : frames) fwrite(f.data, 1, f.total() * f.elemSize(), pipe);
   if (pclose(pipe) != 0) throw std::runtime_error("ffmpeg failed: " + cmd);
+}
+
+std::string option_value(int argc, char** argv, int& i) {
+  if (i + 1 >= argc) {
+    std::fprintf(stderr, "%s needs a value\n", argv[i]);
+    std::exit(2);
+  }
+  return argv[++i];
 }
 
 std::string shell_quote(const std::string& s) {

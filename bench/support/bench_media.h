@@ -20,6 +20,9 @@ std::vector<cv::Mat> read_luma(const std::string& path);
 void encode_bgr(const std::vector<cv::Mat>& frames, double fps, const std::string& path, int crf,
                 const std::string& audio_from = "");
 
+// The value after option argv[i] (i moves on to it); a one-line error and exit 2 when it is missing.
+std::string option_value(int argc, char** argv, int& i);
+
 std::string shell_quote(const std::string& s);
 // Runs `command`; its stdout, or nullopt when it could not run or exited non-zero.
 std::optional<std::string> run_capture(const std::string& command);
